@@ -1,0 +1,44 @@
+# Every target creates or reuses the local virtualenv itself: nothing to install by hand.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+# Two pytest workers: CI and developer machines have 2 cores.
+PYTEST_WORKERS ?= 2
+
+.PHONY: help venv demo test bench lint docs clean
+
+help:
+	@echo "make demo   set up .venv and run the main job"
+	@echo "make test   set up .venv and run the test suite"
+	@echo "make bench  run the side-by-side benchmarks"
+	@echo "make lint   ruff"
+	@echo "make docs   build the docs site (warnings are errors)"
+
+$(INSTALLED): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
+	  { echo "mmzoo needs Python >= 3.10 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	touch $(INSTALLED)
+
+venv: $(INSTALLED)
+
+demo: venv
+	$(PY) -m mmzoo.demo
+
+test: venv
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
+
+bench: venv
+	$(PY) -m benchmarks.run
+
+lint: venv
+	$(VENV)/bin/ruff check mmzoo tests benchmarks
+
+docs: venv
+	$(VENV)/bin/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site build *.egg-info .pytest_cache
