@@ -1,2 +1,19 @@
-"""mmzoo."""
+"""mmzoo: a TensorFlow/Keras model zoo for text + image + audio classification.
+
+Example:
+    >>> import mmzoo
+    >>> model = mmzoo.create_model("attention_tiny", num_classes=3)
+    >>> model = mmzoo.build_classifier(image=mmzoo.ImageSpec(28, 28, 1),
+    ...                                audio=mmzoo.AudioSpec(8000, 1.0), num_classes=10)
+"""
+
 __version__ = "0.1.0"
+
+from mmzoo.fusion import list_fusions, register_fusion
+from mmzoo.models import build_classifier, create_model, list_models, with_modality_weights
+from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
+
+__all__ = [
+    "AudioSpec", "ImageSpec", "TextSpec", "build_classifier", "create_model", "list_fusions",
+    "list_models", "register_fusion", "with_modality_weights",
+]

@@ -1,0 +1,77 @@
+"""Per-modality Functional encoders, and :func:`build_encoder` to pick one by name.
+
+Every encoder is a ``keras.Model`` named ``<modality>_encoder`` whose input is
+the modality's ``keras.Input`` (from its spec) and whose output is a
+``(batch, embedding_dim)`` embedding; its layer names start with the modality.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mmzoo.encoders.audio import build_audio_encoder
+from mmzoo.encoders.conv import CONV_KINDS, backbone_names
+from mmzoo.encoders.image import build_image_encoder
+from mmzoo.encoders.text import TEXT_KINDS, build_text_encoder
+from mmzoo.specs import SPEC_CLASSES
+from mmzoo.utils import check_options
+
+ENCODER_BUILDERS = {
+    "text": build_text_encoder,
+    "image": build_image_encoder,
+    "audio": build_audio_encoder,
+}
+
+
+def encoder_kinds(modality: str) -> list[str]:
+    """The encoder kinds available for a modality."""
+    return list(TEXT_KINDS) if modality == "text" else [*CONV_KINDS, *backbone_names()]
+
+
+def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
+    """The encoder of one modality.
+
+    Args:
+        modality: ``"text"``, ``"image"`` or ``"audio"``.
+        spec: that modality's spec.
+        encoder: None (the builder's default kind), a kind name such as
+            ``"bigru"``, a dict of builder arguments such as
+            ``{"kind": "resnet", "width": 32}``, or your own ``keras.Model``
+            taking the spec's input shape and returning ``(batch, features)``.
+        **defaults: builder arguments applied unless ``encoder`` sets them
+            (e.g. ``embedding_dim``, ``pooling``).
+
+    Example:
+        >>> from mmzoo.specs import ImageSpec
+        >>> build_encoder("image", ImageSpec(32, 32, 3), {"kind": "resnet", "depth": 2}).name
+        'image_encoder'
+    """
+    if modality not in ENCODER_BUILDERS:
+        raise ValueError(f"modality={modality!r} is unknown; use one of {list(ENCODER_BUILDERS)}.")
+    if not isinstance(spec, SPEC_CLASSES[modality]):
+        raise ValueError(f"{modality}= needs a {SPEC_CLASSES[modality].__name__}, "
+                         f"got {type(spec).__name__}.")
+    if isinstance(encoder, keras.Model):
+        return _check_custom_encoder(modality, spec, encoder)
+    options = {"kind": encoder} if isinstance(encoder, str) else dict(encoder or {})
+    options = {**defaults, **options}
+    builder = ENCODER_BUILDERS[modality]
+    check_options(builder, options, f"encoders[{modality!r}]")
+    return builder(spec, **options)
+
+
+def _check_custom_encoder(modality, spec, encoder):
+    if len(encoder.inputs) != 1 or tuple(encoder.inputs[0].shape[1:]) != spec.shape:
+        shapes = [tuple(i.shape[1:]) for i in encoder.inputs]
+        raise ValueError(
+            f"encoders[{modality!r}] takes inputs of shape {shapes} but the "
+            f"{type(spec).__name__} gives {spec.shape}; build the encoder on spec.keras_input()."
+        )
+    if len(encoder.outputs) != 1 or len(encoder.outputs[0].shape) != 2:
+        raise ValueError(f"encoders[{modality!r}] must return one (batch, features) tensor, "
+                         f"not {[tuple(o.shape) for o in encoder.outputs]}.")
+    return encoder
+
+
+__all__ = ["ENCODER_BUILDERS", "build_audio_encoder", "build_encoder", "build_image_encoder",
+           "build_text_encoder", "encoder_kinds"]

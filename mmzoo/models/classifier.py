@@ -1,0 +1,131 @@
+"""``build_classifier``: any subset of modalities, any encoder, any fusion, any head."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from mmzoo.encoders import build_encoder
+from mmzoo.fusion import MissingModalityEmbedding, ModalityDropout, ModalityPresence, get_fusion
+from mmzoo.specs import MODALITIES, presence_key
+
+#: The default final activation of each task.
+TASKS = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}
+
+
+def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion="concat",
+                     num_classes=None, task="multiclass", include_top=True, pooling="avg",
+                     classifier_activation="auto", embedding_dim=64, head_units=(), dropout=0.0,
+                     modality_dropout=0.0, name="mmzoo_classifier") -> keras.Model:
+    """A Functional multimodal classifier over any subset of text, image and audio.
+
+    Inputs (a dict, by name): each modality given (``text``, ``image``, ``audio``,
+    shaped by its spec) and its presence flag (``text_present``, ...: float32
+    1.0/0.0 per example). An absent modality contributes nothing: its embedding
+    is replaced by a learned "missing" vector and weighting fusions mask it out.
+
+    Args:
+        text, image, audio: a :class:`~mmzoo.TextSpec`, :class:`~mmzoo.ImageSpec`,
+            :class:`~mmzoo.AudioSpec`, or None to leave the modality out.
+        encoders: per modality, a kind name, a dict of encoder arguments or a
+            ``keras.Model`` (see :func:`mmzoo.encoders.build_encoder`).
+        fusion: a fusion name (:func:`mmzoo.fusion.list_fusions`), a dict
+            ``{"name": ..., **options}`` or a fusion ``keras.layers.Layer``.
+        num_classes: classes of a multi-class or multi-label head (binary: 1 or 2).
+        task: ``"multiclass"``, ``"binary"`` (one sigmoid unit) or ``"multilabel"``.
+        include_top: False returns the fused features instead of predictions.
+        pooling: ``"avg"`` or ``"max"``: how encoders pool feature maps and tokens.
+        classifier_activation: ``"auto"`` (softmax or sigmoid by task), None for
+            logits, or any Keras activation name.
+        embedding_dim: each encoder's output size, unless its encoder dict says.
+        head_units: sizes of hidden Dense layers between fusion and classifier.
+        dropout: dropout rate in the head.
+        modality_dropout: training-time rate of marking a present modality absent.
+        name: the model's name.
+
+    Example:
+        >>> model = build_classifier(text=TextSpec(1000, 16), image=ImageSpec(32, 32, 3),
+        ...                          fusion="attention", num_classes=5)
+        >>> sorted(model.input)
+        ['image', 'image_present', 'text', 'text_present']
+    """
+    specs = {m: s for m, s in zip(MODALITIES, (text, image, audio)) if s is not None}
+    _validate(specs, encoders, task, num_classes, include_top, pooling)
+    encoders = dict(encoders or {})
+
+    inputs = {m: spec.keras_input() for m, spec in specs.items()}
+    flags = {presence_key(m): keras.Input(shape=(), dtype="float32", name=presence_key(m))
+             for m in specs}
+    embeddings = [
+        build_encoder(m, spec, encoders.get(m), embedding_dim=embedding_dim, pooling=pooling)(inputs[m])
+        for m, spec in specs.items()
+    ]
+    presence = ModalityPresence(name="presence")(list(flags.values()))
+    if modality_dropout:
+        presence = ModalityDropout(modality_dropout, name="modality_dropout")(presence)
+    embeddings = MissingModalityEmbedding(name="missing_modality")(embeddings, presence)
+
+    fusion_layer = get_fusion(fusion, expose_weights=True)  # for with_modality_weights
+    x = fusion_layer(embeddings, presence=presence)
+    if getattr(fusion_layer, "return_weights", False):
+        x = x[0]
+    if include_top:
+        x = _head(x, task, num_classes, classifier_activation, head_units, dropout)
+    return keras.Model({**inputs, **flags}, x, name=name)
+
+
+def with_modality_weights(model: keras.Model) -> keras.Model:
+    """The same model (shared weights) returning ``{"predictions", "modality_weights"}``.
+
+    ``modality_weights`` is ``(batch, modalities)``, in the order text, image,
+    audio of those present in the model; only for fusions that weigh modalities.
+
+    Example:
+        >>> weighted = with_modality_weights(create_model("attention_tiny"))
+        >>> sorted(weighted.output)
+        ['modality_weights', 'predictions']
+    """
+    weighing = [layer for layer in model.layers if getattr(layer, "return_weights", False)]
+    if not weighing:
+        raise ValueError(f"model {model.name!r} has no fusion that computes modality weights; "
+                         "build it with fusion='weighted_sum', 'gated' or 'attention'.")
+    _, weights = weighing[0].output
+    return keras.Model(model.input, {"predictions": model.output, "modality_weights": weights},
+                       name=f"{model.name}_with_modality_weights")
+
+
+def _head(x, task, num_classes, classifier_activation, head_units, dropout):
+    for i, units in enumerate(head_units):
+        x = layers.Dense(units, activation="relu", name=f"head_dense_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"head_dropout_{i}")(x)
+    if dropout and not head_units:
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+    units = 1 if task == "binary" else num_classes
+    x = layers.Dense(units, name="logits")(x)
+    activation = TASKS[task] if classifier_activation == "auto" else classifier_activation
+    # float32 outputs keep mixed-precision training numerically safe.
+    return layers.Activation(activation or "linear", dtype="float32", name="predictions")(x)
+
+
+def _validate(specs, encoders, task, num_classes, include_top, pooling):
+    if not specs:
+        raise ValueError("build_classifier needs at least one modality: pass text=TextSpec(...), "
+                         "image=ImageSpec(...) and/or audio=AudioSpec(...).")
+    if task not in TASKS:
+        raise ValueError(f"task={task!r} is unknown; use one of {list(TASKS)}.")
+    if pooling not in ("avg", "max"):
+        raise ValueError(f"pooling={pooling!r} is unknown; use 'avg' or 'max'.")
+    unused = set(encoders or {}) - set(specs)
+    if unused:
+        raise ValueError(f"encoders names {sorted(unused)} but no spec was given for them; "
+                         f"the model's modalities are {list(specs)}.")
+    if not include_top:
+        return
+    if task == "binary":
+        if num_classes not in (None, 1, 2):
+            raise ValueError(f"num_classes={num_classes!r} with task='binary': a binary head has "
+                             "one sigmoid unit; pass num_classes=1 or 2, or task='multiclass'.")
+    elif not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes={num_classes!r} is invalid: a {task} head needs an "
+                         "integer num_classes >= 1.")
