@@ -32,6 +32,8 @@ def masked_softmax(scores, presence=None, axis=-1):
     weights fall back to uniform, so outputs stay finite.
     """
     scores = ops.cast(scores, "float32")
+    if scores.shape[axis] == 1:  # one modality: its weight is 1
+        return ops.ones_like(scores)
     if presence is not None:
         scores = ops.where(ops.cast(presence, "float32") > 0.5, scores, -1e9)
     return ops.softmax(scores, axis=axis)
@@ -66,16 +68,25 @@ class FusionLayer(layers.Layer):
         return config
 
 
+def _widest(input_shape):
+    """The default fused width: the largest input embedding."""
+    return max(shape[-1] for shape in input_shape)
+
+
 class _ProjectedFusion(FusionLayer):
-    """Shared part of the fusions that first project every modality to ``units``."""
+    """Shared part of the fusions that first project every modality to ``units``.
+
+    ``units=None`` uses the largest input embedding size.
+    """
 
     projection_activation = None
 
-    def __init__(self, units, return_weights=False, **kwargs):
+    def __init__(self, units=None, return_weights=False, **kwargs):
         super().__init__(return_weights=return_weights, **kwargs)
         self.units = units
 
     def build(self, input_shape):
+        self.units = self.units or _widest(input_shape)
         self.projections = []
         for i, shape in enumerate(input_shape):
             projection = layers.Dense(self.units, activation=self.projection_activation,
@@ -208,16 +219,17 @@ class CrossModalTransformerFusion(_ProjectedFusion):
         TensorShape([2, 8])
     """
 
-    def __init__(self, units, num_heads=2, num_layers=1, intermediate_dim=None, dropout=0.0,
+    def __init__(self, units=None, num_heads=2, num_layers=1, intermediate_dim=None, dropout=0.0,
                  **kwargs):
         super().__init__(units, **kwargs)
         self.num_heads = num_heads
         self.num_layers = num_layers
-        self.intermediate_dim = intermediate_dim or 2 * units
+        self.intermediate_dim = intermediate_dim
         self.dropout = dropout
 
     def build(self, input_shape):
         super().build(input_shape)
+        self.intermediate_dim = self.intermediate_dim or 2 * self.units
         count = len(input_shape)
         self.modality_embeddings = self.add_weight(name="modality_embeddings",
                                                    shape=(count, self.units),
@@ -282,20 +294,21 @@ class LowRankFusion(FusionLayer):
     """Low-rank multimodal fusion (LMF): TFN followed by a linear layer, in low rank.
 
     ``h = sum_r w_r prod_i ([1; x_i] W_i^(r)) + b``: the same as a Dense layer of
-    ``units`` on :class:`TensorFusion` whose weight tensor has rank ``rank``,
-    without ever forming the outer product.
+    ``units`` (default: the largest input embedding) on :class:`TensorFusion`
+    whose weight tensor has rank ``rank``, without ever forming the outer product.
 
     Example:
         >>> LowRankFusion(units=6, rank=2)([np.ones((2, 3)), np.ones((2, 4))]).shape
         TensorShape([2, 6])
     """
 
-    def __init__(self, units, rank=4, **kwargs):
+    def __init__(self, units=None, rank=4, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.rank = rank
 
     def build(self, input_shape):
+        self.units = self.units or _widest(input_shape)
         self.factors = [
             self.add_weight(name=f"factor_{i}", shape=(self.rank, shape[-1] + 1, self.units),
                             initializer="glorot_normal")

@@ -43,11 +43,11 @@ def model_config(name: str) -> dict:
     return copy.deepcopy(_ARCHITECTURES[name])
 
 
-def create_model(name: str, modalities=None, **overrides) -> keras.Model:
+def create_model(model_name: str, modalities=None, **overrides) -> keras.Model:
     """Build a registered architecture, with any :func:`build_classifier` argument overridden.
 
     Args:
-        name: a name from :func:`list_models`.
+        model_name: a name from :func:`list_models`.
         modalities: keep only these modalities, e.g. ``("image", "audio")``.
         **overrides: e.g. ``num_classes=10``, ``image=ImageSpec(28, 28, 1)``,
             ``encoders={"text": "bigru"}`` (merged per modality), ``fusion="gated"``.
@@ -56,7 +56,7 @@ def create_model(name: str, modalities=None, **overrides) -> keras.Model:
         >>> create_model("concat_tiny", num_classes=3).output.shape
         (None, 3)
     """
-    config = model_config(name)
+    config = model_config(model_name)
     encoders = {**config.get("encoders", {}), **overrides.pop("encoders", {})}
     config.update(overrides)
     if modalities is not None:
@@ -67,5 +67,5 @@ def create_model(name: str, modalities=None, **overrides) -> keras.Model:
         for modality in set(MODALITIES) - set(modalities):
             config[modality] = None
     config["encoders"] = {m: e for m, e in encoders.items() if config.get(m) is not None}
-    config.setdefault("name", name)
+    config.setdefault("name", model_name)
     return build_classifier(**config)
