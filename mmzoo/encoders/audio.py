@@ -8,6 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from mmzoo.encoders.common import project
 from mmzoo.encoders.conv import (
     CONV_KINDS,
     apply_backbone,
@@ -16,7 +17,6 @@ from mmzoo.encoders.conv import (
     conv_stack,
     global_pool,
 )
-from mmzoo.encoders.common import project
 from mmzoo.preprocessing.log_mel import LogMelSpectrogram
 from mmzoo.specs import AudioSpec
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from mmzoo.encoders.common import project
 from mmzoo.encoders.conv import (
     CONV_KINDS,
     apply_backbone,
@@ -13,7 +14,6 @@ from mmzoo.encoders.conv import (
     conv_stack,
     global_pool,
 )
-from mmzoo.encoders.common import project
 from mmzoo.specs import ImageSpec
 
 

@@ -6,7 +6,12 @@ import keras
 from keras import layers
 
 from mmzoo.encoders.common import project
-from mmzoo.layers import MaskedGlobalPooling1D, PaddingMask, PositionEmbedding, TransformerEncoderBlock
+from mmzoo.layers import (
+    MaskedGlobalPooling1D,
+    PaddingMask,
+    PositionEmbedding,
+    TransformerEncoderBlock,
+)
 from mmzoo.specs import TextSpec
 
 TEXT_KINDS = ("bag_of_embeddings", "bigru", "bilstm", "transformer")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import keras
 
-from mmzoo.utils import check_options
-
 from mmzoo.fusion.layers import (
     AttentionFusion,
     ConcatFusion,
@@ -24,6 +22,7 @@ from mmzoo.fusion.layers import (
     TensorFusion,
     WeightedSumFusion,
 )
+from mmzoo.utils import check_options
 
 _FUSIONS: dict[str, type[keras.layers.Layer]] = {
     "concat": ConcatFusion,

@@ -132,7 +132,9 @@ def test_modality_weights_refused_for_fusions_without_them():
         mmzoo.with_modality_weights(tiny(image=IMAGE, num_classes=2))
 
 
-def test_a_registered_custom_fusion_builds_into_a_model():
+def test_a_registered_custom_fusion_builds_into_a_model(monkeypatch):
+    monkeypatch.setattr(mmzoo.fusion.registry, "_FUSIONS", dict(mmzoo.fusion.registry._FUSIONS))
+
     @mmzoo.register_fusion("test_max")
     class MaxFusion(mmzoo.fusion.FusionLayer):
         def call(self, inputs, presence=None):

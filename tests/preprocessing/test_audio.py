@@ -1,0 +1,88 @@
+import librosa
+import numpy as np
+import pytest
+import soundfile
+import tensorflow as tf
+
+from mmzoo.preprocessing import LogMelSpectrogram, decode_wav, fit_length, read_audio_file, resample
+from mmzoo.specs import AudioSpec
+from tests.data_files import tone, write_audio
+
+# Away from the edges, the windowed sinc agrees with soxr (librosa's default resampler)
+# to ~6e-5 on tones well below Nyquist; the edges differ by the filters' transients.
+RESAMPLE_TOLERANCE = 2e-4
+RESAMPLE_EDGE = 100
+# The log-mel layer matches librosa to ~2e-5 dB (float32 STFT vs float64).
+LOG_MEL_TOLERANCE_DB = 1e-3
+
+
+@pytest.mark.parametrize("orig,target", [(44100, 16000), (8000, 16000), (48000, 8000), (22050, 16000)])
+def test_resample_matches_librosa(orig, target):
+    wave = tone(0.3, orig)[:, 0]
+    expected = librosa.resample(wave, orig_sr=orig, target_sr=target, res_type="soxr_hq")
+    actual = resample(wave, orig, target).numpy()
+    assert actual.shape == expected.shape
+    edge = slice(RESAMPLE_EDGE, -RESAMPLE_EDGE)
+    np.testing.assert_allclose(actual[edge], expected[edge], atol=RESAMPLE_TOLERANCE)
+
+
+def test_resample_takes_rates_as_tensors_and_skips_equal_rates():
+    wave = tone(0.1, 8000)[:, 0]
+    run = tf.function(resample, input_signature=[tf.TensorSpec([None]), tf.TensorSpec([], tf.int32),
+                                                 tf.TensorSpec([], tf.int32)])
+    np.testing.assert_array_equal(run(wave, 8000, 8000).numpy(), wave)
+    assert run(wave, 8000, 16000).shape == (1600,)
+
+
+def test_decode_wav_mixes_channels_resamples_and_pads(tmp_path):
+    stereo = tone(0.25, 8000, channels=2) * np.array([1.0, 0.5], np.float32)
+    path = write_audio(tmp_path / "a.wav", stereo, 8000)
+    spec = AudioSpec(sample_rate=16000, clip_seconds=1.0)
+    actual = decode_wav(path.read_bytes(), spec).numpy()
+    pcm, _ = soundfile.read(str(path), dtype="float32")
+    expected = librosa.resample(pcm.mean(axis=1), orig_sr=8000, target_sr=16000, res_type="soxr_hq")
+    assert actual.shape == (16000,)
+    np.testing.assert_allclose(actual[RESAMPLE_EDGE:4000 - RESAMPLE_EDGE],
+                               expected[RESAMPLE_EDGE:4000 - RESAMPLE_EDGE], atol=RESAMPLE_TOLERANCE)
+    np.testing.assert_array_equal(actual[4000 + RESAMPLE_EDGE:], 0.0)
+
+
+def test_decode_wav_crops_long_clips(tmp_path):
+    path = write_audio(tmp_path / "a.wav", tone(2.0, 8000), 8000)
+    pcm, _ = soundfile.read(str(path), dtype="float32")
+    np.testing.assert_allclose(decode_wav(path.read_bytes(), AudioSpec(8000, 0.5)).numpy(),
+                               pcm[:4000], atol=1e-6)
+
+
+def test_empty_and_truncated_wavs_raise(tmp_path):
+    spec = AudioSpec(8000, 0.5)
+    empty = write_audio(tmp_path / "empty.wav", np.zeros((0, 1), np.float32), 8000).read_bytes()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no samples"):
+        decode_wav(empty, spec)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        decode_wav(write_audio(tmp_path / "a.wav", tone(0.5, 8000)).read_bytes()[:30], spec)
+
+
+def test_fit_length():
+    np.testing.assert_array_equal(fit_length(tf.range(5.0), 3).numpy(), [0, 1, 2])
+    np.testing.assert_array_equal(fit_length(tf.range(2.0), 4).numpy(), [0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("suffix", [".ogg", ".flac"])
+def test_read_audio_file_decodes_what_tf_cannot(tmp_path, suffix):
+    wave = tone(0.5, 8000, channels=2)
+    waveform, rate = read_audio_file(str(write_audio(tmp_path / f"a{suffix}", wave, 8000)))
+    assert rate == 8000 and waveform.shape == wave.shape
+    reference, _ = soundfile.read(str(tmp_path / f"a{suffix}"), dtype="float32")
+    np.testing.assert_allclose(waveform, reference, atol=1e-6)
+
+
+def test_log_mel_matches_librosa():
+    spec = AudioSpec(sample_rate=8000, clip_seconds=0.5, num_mel_bins=32, fft_length=256, hop_length=80)
+    wave = tone(0.5, 8000)[:, 0] + 0.01 * np.random.default_rng(0).standard_normal(4000).astype(np.float32)
+    actual = LogMelSpectrogram.from_spec(spec)(wave[None]).numpy()[0]
+    mel = librosa.feature.melspectrogram(y=wave.astype(np.float64), sr=8000, n_fft=256, hop_length=80,
+                                         n_mels=32, center=True, pad_mode="constant")
+    expected = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None).T
+    assert actual.shape == expected.shape == (spec.num_frames, 32)
+    np.testing.assert_allclose(actual, expected, atol=LOG_MEL_TOLERANCE_DB)
