@@ -123,7 +123,8 @@ class ImageSpec(_Spec):
     backbone expects), so pipelines and serving only decode and resize.
 
     Args:
-        height, width: size after an aspect-preserving resize with padding.
+        height: height after an aspect-preserving resize with padding.
+        width: width after that resize.
         channels: 1 (grayscale) or 3 (RGB). Transparent pixels are composited on
             ``background``.
         background: the grey level (0-255) used for padding and transparency.
@@ -164,7 +165,8 @@ class AudioSpec(_Spec):
         num_mel_bins: mel bands of the log-mel frontend.
         fft_length: STFT window and FFT size, in samples.
         hop_length: STFT hop, in samples.
-        fmin, fmax: the mel filterbank's frequency range in Hz (fmax None = Nyquist).
+        fmin: the mel filterbank's lowest frequency in Hz.
+        fmax: its highest frequency in Hz (None: the Nyquist frequency).
     """
 
     sample_rate: int = 16000

@@ -32,8 +32,12 @@ def build_audio_encoder(spec: AudioSpec, kind="lenet", width=16, depth=2, embedd
         spec: the :class:`~mmzoo.AudioSpec` (sample rate, clip length, mel settings).
         kind: ``"lenet"``, ``"resnet"`` or any ``keras.applications`` model name
             (a learned 1x1 convolution maps the spectrogram to 3 channels).
-        width, depth, embedding_dim, dropout, pooling, weights: as in
-            :func:`~mmzoo.encoders.build_image_encoder`.
+        width: filters of the first block (CNN kinds).
+        depth: number of blocks (CNN kinds).
+        embedding_dim: size of the output embedding; None keeps the pooled features.
+        dropout: dropout before the output projection.
+        pooling: ``"avg"`` or ``"max"`` global pooling of the final feature map.
+        weights: backbones only: None, ``"imagenet"`` or a path to a weights file.
 
     Example:
         >>> spec = AudioSpec(sample_rate=8000, clip_seconds=0.5)

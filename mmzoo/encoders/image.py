@@ -25,7 +25,8 @@ def build_image_encoder(spec: ImageSpec, kind="lenet", width=16, depth=2, embedd
         spec: the :class:`~mmzoo.ImageSpec` (height, width, channels).
         kind: ``"lenet"`` (small CNN), ``"resnet"`` (small ResNet) or the name of
             any ``keras.applications`` model, e.g. ``"MobileNetV3Small"``.
-        width, depth: filters of the first block and number of blocks (CNN kinds).
+        width: filters of the first block (CNN kinds).
+        depth: number of blocks (CNN kinds).
         embedding_dim: size of the output embedding; None keeps the pooled features.
         dropout: dropout before the output projection.
         pooling: ``"avg"`` or ``"max"`` global pooling of the final feature map.

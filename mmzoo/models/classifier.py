@@ -25,8 +25,9 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
     is replaced by a learned "missing" vector and weighting fusions mask it out.
 
     Args:
-        text, image, audio: a :class:`~mmzoo.TextSpec`, :class:`~mmzoo.ImageSpec`,
-            :class:`~mmzoo.AudioSpec`, or None to leave the modality out.
+        text: a :class:`~mmzoo.TextSpec`, or None to leave text out.
+        image: an :class:`~mmzoo.ImageSpec`, or None to leave images out.
+        audio: an :class:`~mmzoo.AudioSpec`, or None to leave audio out.
         encoders: per modality, a kind name, a dict of encoder arguments or a
             ``keras.Model`` (see :func:`mmzoo.encoders.build_encoder`).
         fusion: a fusion name (:func:`mmzoo.fusion.list_fusions`), a dict

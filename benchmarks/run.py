@@ -1,0 +1,51 @@
+"""``make bench``: every benchmark, side by side in one run, as one table of ratios.
+
+Each benchmark module has ``run() -> list[(name, examples_per_second, ratio)]``;
+the table is printed and written to ``docs/benchmarks.md`` with the machine's
+description, because absolute numbers mean little on a shared machine.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import pathlib
+import platform
+
+from benchmarks import pipeline
+
+BENCHMARKS = {"Input pipeline (stamps, raw files to batches)": pipeline}
+REPORT = pathlib.Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    import tensorflow as tf
+
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+            f"load average {os.getloadavg()[0]:.1f} at start")
+
+
+def table(results: dict[str, list[tuple[str, float, float]]]) -> str:
+    lines = ["| benchmark | measured | examples/s | ratio |", "|---|---|---:|---:|"]
+    for title, rows in results.items():
+        lines += [f"| {title} | {name} | {rate:,.1f} | {ratio:.2f}x |" for name, rate, ratio in rows]
+    return "\n".join(lines)
+
+
+def main():
+    description = machine()
+    results = {title: module.run() for title, module in BENCHMARKS.items()}
+    report = table(results)
+    print(report)
+    REPORT.write_text(
+        "# Benchmarks\n\nWritten by `make bench` "
+        f"({datetime.date.today().isoformat()}) on: {description}.\n\n"
+        "Every ratio compares rows measured in the same run on the same machine.\n\n"
+        f"{report}\n"
+    )
+    print(f"\nwritten to {REPORT}")
+
+
+if __name__ == "__main__":
+    main()
