@@ -18,7 +18,8 @@ import pathlib
 import numpy as np
 from sklearn import metrics as sk
 
-from mmzoo.specs import MODALITIES, presence_key
+from mmzoo.data.transforms import mark_absent
+from mmzoo.specs import MODALITIES
 
 
 def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -110,19 +111,6 @@ def evaluate(model, dataset, class_names=None) -> dict:
     return classification_report(labels, probabilities, class_names)
 
 
-def with_modalities_absent(dataset, absent):
-    """The dataset with the presence flags of the ``absent`` modalities set to 0."""
-    import tensorflow as tf
-
-    def mark(features, labels):
-        features = dict(features)
-        for modality in absent:
-            features[presence_key(modality)] = tf.zeros_like(features[presence_key(modality)])
-        return features, labels
-
-    return dataset.map(mark)
-
-
 def modality_ablation(model, dataset, class_names=None) -> list[dict]:
     """Metrics with all modalities, then with each one marked absent.
 
@@ -132,7 +120,7 @@ def modality_ablation(model, dataset, class_names=None) -> list[dict]:
     modalities = [m for m in MODALITIES if m in model.input]
     rows = []
     for absent in [None, *modalities]:
-        data = dataset if absent is None else with_modalities_absent(dataset, [absent])
+        data = dataset if absent is None else mark_absent(dataset, [absent])
         report = evaluate(model, data, class_names)
         rows.append({"absent": absent, **{k: report[k] for k in
                                           ("accuracy", "macro_f1", "roc_auc", "examples")}})

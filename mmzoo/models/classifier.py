@@ -71,7 +71,7 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
     if getattr(fusion_layer, "return_weights", False):
         x = x[0]
     if include_top:
-        x = _head(x, task, num_classes, classifier_activation, head_units, dropout)
+        x = classification_head(x, task, num_classes, classifier_activation, head_units, dropout)
     return keras.Model({**inputs, **flags}, x, name=name)
 
 
@@ -95,7 +95,9 @@ def with_modality_weights(model: keras.Model) -> keras.Model:
                        name=f"{model.name}_with_modality_weights")
 
 
-def _head(x, task, num_classes, classifier_activation, head_units, dropout):
+def classification_head(x, task, num_classes, classifier_activation="auto", head_units=(),
+                        dropout=0.0):
+    """The head on fused features ``x``: hidden Dense layers, ``logits``, ``predictions``."""
     for i, units in enumerate(head_units):
         x = layers.Dense(units, activation="relu", name=f"head_dense_{i}")(x)
         if dropout:

@@ -1,0 +1,74 @@
+"""Fine-tuning: a new head for new classes, frozen or unfrozen encoders.
+
+The usual recipe: replace the head, freeze the encoders and train the head and
+fusion; then unfreeze and train everything with a learning rate ten times lower.
+
+Example:
+    >>> model = replace_head(pretrained, num_classes=5)  # doctest: +SKIP
+    >>> freeze_encoders(model)  # doctest: +SKIP
+    >>> model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")  # doctest: +SKIP
+    >>> model.fit(few_examples, epochs=10)  # doctest: +SKIP
+    >>> unfreeze_encoders(model)  # doctest: +SKIP
+    >>> model.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import keras
+
+from mmzoo.models.classifier import classification_head
+from mmzoo.specs import MODALITIES
+
+HEAD_LAYER_PREFIXES = ("head_", "logits", "predictions")
+
+
+def replace_head(model: keras.Model, num_classes: int, task="multiclass",
+                 classifier_activation="auto", keep_hidden_layers=True) -> keras.Model:
+    """The model with a new, freshly initialized classifier for ``num_classes``.
+
+    Encoders and fusion are the same layers (their weights are kept exactly, and
+    shared with ``model``). ``keep_hidden_layers`` keeps the head's hidden Dense
+    layers too and replaces only the final ``logits`` layer.
+    """
+    if "logits" not in [layer.name for layer in model.layers]:
+        raise ValueError(f"model {model.name!r} has no 'logits' layer to replace; build it with "
+                         "mmzoo.build_classifier(include_top=True).")
+    if keep_hidden_layers:
+        features = model.get_layer("logits").input
+    else:
+        fused = model.get_layer("fusion").output
+        features = fused[0] if isinstance(fused, (list, tuple)) else fused
+    outputs = classification_head(features, task, num_classes, classifier_activation)
+    return keras.Model(model.input, outputs, name=model.name)
+
+
+def head_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of the classification head (hidden Dense, dropout, logits, predictions)."""
+    return [layer for layer in model.layers if layer.name.startswith(HEAD_LAYER_PREFIXES)]
+
+
+def _encoders(model, modalities):
+    present = [m for m in MODALITIES if m in model.input]
+    modalities = present if modalities is None else list(modalities)
+    unknown = set(modalities) - set(present)
+    if unknown:
+        raise ValueError(f"modalities {sorted(unknown)} are not in model {model.name!r}; "
+                         f"its modalities are {present}.")
+    return [model.get_layer(f"{m}_encoder") for m in modalities]
+
+
+def freeze_encoders(model: keras.Model, modalities=None) -> None:
+    """Freeze the encoders of ``modalities`` (default: all). Recompile afterwards.
+
+    Frozen encoders also keep their batch-norm statistics (Keras runs frozen
+    ``BatchNormalization`` in inference mode).
+    """
+    for encoder in _encoders(model, modalities):
+        encoder.trainable = False
+
+
+def unfreeze_encoders(model: keras.Model, modalities=None) -> None:
+    """Make the encoders of ``modalities`` (default: all) trainable again. Recompile afterwards,
+    usually with a learning rate about ten times lower than the head's."""
+    for encoder in _encoders(model, modalities):
+        encoder.trainable = True
