@@ -12,8 +12,10 @@ __version__ = "0.1.0"
 from mmzoo.fusion import list_fusions, register_fusion
 from mmzoo.models import build_classifier, create_model, list_models, with_modality_weights
 from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
+from mmzoo.zoo import from_preset, list_presets, load_preprocessor, preset_info, save_to_preset
 
 __all__ = [
-    "AudioSpec", "ImageSpec", "TextSpec", "build_classifier", "create_model", "list_fusions",
-    "list_models", "register_fusion", "with_modality_weights",
+    "AudioSpec", "ImageSpec", "TextSpec", "build_classifier", "create_model", "from_preset",
+    "list_fusions", "list_models", "list_presets", "load_preprocessor", "preset_info",
+    "register_fusion", "save_to_preset", "with_modality_weights",
 ]
