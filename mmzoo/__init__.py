@@ -9,13 +9,16 @@ Example:
 
 __version__ = "0.1.0"
 
+from mmzoo.distribute import get_strategy
 from mmzoo.fusion import list_fusions, register_fusion
 from mmzoo.models import build_classifier, create_model, list_models, with_modality_weights
 from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
+from mmzoo.training import TrainConfig, balanced_class_weights, train
 from mmzoo.zoo import from_preset, list_presets, load_preprocessor, preset_info, save_to_preset
 
 __all__ = [
-    "AudioSpec", "ImageSpec", "TextSpec", "build_classifier", "create_model", "from_preset",
-    "list_fusions", "list_models", "list_presets", "load_preprocessor", "preset_info",
-    "register_fusion", "save_to_preset", "with_modality_weights",
+    "AudioSpec", "ImageSpec", "TextSpec", "TrainConfig", "balanced_class_weights",
+    "build_classifier", "create_model", "from_preset", "get_strategy", "list_fusions",
+    "list_models", "list_presets", "load_preprocessor", "preset_info", "register_fusion",
+    "save_to_preset", "train", "with_modality_weights",
 ]

@@ -1,0 +1,532 @@
+"""``train``: Keras ``fit`` under any ``tf.distribute`` strategy, resumable, with its outputs on disk.
+
+The output directory of a run::
+
+    output_dir/
+      config.yaml          the TrainConfig of the run
+      checkpoints/         best.keras (best `monitor` so far) and last.keras (latest epoch),
+                           or best.weights.h5 / last.weights.h5 with save_weights_only
+      backup/              epoch-NNNN.weights.h5: model and optimizer state after epoch NNNN,
+                           read back when the same command runs again (resume)
+      logs/                TensorBoard logs (train/ and validation/)
+      history.json         metrics per epoch, across resumed runs
+      model.keras          the final model
+      workers/<task>/      the same layout, for each non-chief worker of a multi-worker run
+
+Every file is written under a temporary ``.partial-`` name and renamed once complete,
+so a run killed at any moment leaves only loadable files behind.
+
+Example:
+    >>> config = TrainConfig(epochs=3, batch_size=32, output_dir="runs/demo")
+    >>> history = train("concat_tiny", train_source, config, preprocessor=pre)  # doctest: +SKIP
+    >>> history.model.predict(features)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from mmzoo.data import PreparedData, Source, check, make_dataset
+from mmzoo.distribute import STRATEGIES, get_strategy, is_chief, use_data_service
+from mmzoo.models import create_model
+
+MIXED_PRECISION = (None, "float32", "mixed_float16", "mixed_bfloat16")
+PARTIAL_PREFIX = ".partial-"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How to train: everything :func:`train` needs besides the model and the data.
+
+    Args:
+        epochs: epochs to train (a resumed run trains the remaining ones).
+        batch_size: the global batch size, split evenly among the replicas.
+        steps_per_epoch: batches per epoch; None counts them from the data (which
+            then must have a known length).
+        validation_steps: likewise for the validation data.
+        learning_rate: the optimizer's learning rate.
+        optimizer: a Keras optimizer name, e.g. ``"adam"``, ``"sgd"``, ``"adamw"``.
+        loss: a Keras loss name, or ``"auto"``: cross-entropy matching the model's
+            output (softmax: sparse categorical; sigmoid: binary; no activation: from logits).
+        metrics: Keras metric names.
+        strategy: a :func:`~mmzoo.distribute.get_strategy` name.
+        mixed_precision: None, ``"mixed_float16"`` (GPUs) or ``"mixed_bfloat16"`` (TPUs,
+            recent CPUs); predictions stay float32.
+        jit_compile: XLA-compile the train step: True, False or ``"auto"`` (Keras decides).
+        output_dir: where checkpoints, backups, logs and the final model go.
+        save_weights_only: checkpoints as ``.weights.h5`` instead of whole ``.keras`` models.
+        monitor: the metric that picks the best checkpoint and drives early stopping;
+            ``"val_loss"`` falls back to ``"loss"`` without validation data.
+        patience: stop after this many epochs without improvement; None never stops early.
+        deterministic: seed everything and make TF ops deterministic (needs ``seed``).
+        seed: seeds Python, NumPy, TF and Keras, and the data shuffling.
+        class_weight: None, ``"balanced"`` (see :func:`balanced_class_weights`) or
+            ``{class_id: weight}``; applied as per-example sample weights.
+        shuffle: shuffle the training data (for sources and prepared data).
+        augment: augment training images (for sources and prepared data).
+        data_service: a tf.data service dispatcher address (``"grpc://host:port"``):
+            the training pipeline runs on its workers.
+        verbose: Keras ``fit`` verbosity (0, 1 or 2).
+
+    Example:
+        >>> config = TrainConfig(epochs=5, mixed_precision="mixed_bfloat16")
+        >>> TrainConfig.from_dict(config.to_dict()) == config
+        True
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    loss: str = "auto"
+    metrics: tuple[str, ...] = ("accuracy",)
+    strategy: str = "auto"
+    mixed_precision: str | None = None
+    jit_compile: bool | str = "auto"
+    output_dir: str = "runs/train"
+    save_weights_only: bool = False
+    monitor: str = "val_loss"
+    patience: int | None = None
+    deterministic: bool = False
+    seed: int | None = None
+    class_weight: str | dict[int, float] | None = None
+    shuffle: bool = True
+    augment: bool = False
+    data_service: str | None = None
+    verbose: int = 2
+
+    def __post_init__(self):
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "output_dir", str(self.output_dir))
+        for field in ("epochs", "batch_size"):
+            _require(_is_int(getattr(self, field)) and getattr(self, field) >= 1, field,
+                     getattr(self, field), "use an integer >= 1")
+        for field in ("steps_per_epoch", "validation_steps"):
+            value = getattr(self, field)
+            _require(value is None or _is_int(value) and value >= 1, field, value,
+                     "use an integer >= 1, or None to count the batches of the data")
+        _require(isinstance(self.learning_rate, int | float) and self.learning_rate > 0,
+                 "learning_rate", self.learning_rate, "use a number > 0")
+        _require(self.strategy in STRATEGIES, "strategy", self.strategy,
+                 f"use one of {list(STRATEGIES)}")
+        _require(self.mixed_precision in MIXED_PRECISION, "mixed_precision",
+                 self.mixed_precision, f"use one of {list(MIXED_PRECISION)}")
+        _require(self.jit_compile in (True, False, "auto"), "jit_compile", self.jit_compile,
+                 "use true, false or 'auto'")
+        _require(self.patience is None or _is_int(self.patience) and self.patience >= 0,
+                 "patience", self.patience, "use an integer >= 0, or None not to stop early")
+        _require(not self.deterministic or _is_int(self.seed), "seed", self.seed,
+                 "deterministic=True needs an integer seed")
+        _require(self.verbose in (0, 1, 2), "verbose", self.verbose, "use 0, 1 or 2")
+        if isinstance(self.class_weight, dict):
+            _require(all(_is_int(k) and k >= 0 and isinstance(w, int | float) and w >= 0
+                         for k, w in self.class_weight.items()), "class_weight",
+                     self.class_weight, "map integer class ids to weights >= 0")
+        else:
+            _require(self.class_weight in (None, "balanced"), "class_weight", self.class_weight,
+                     "use None, 'balanced' or a {class_id: weight} mapping")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A YAML/JSON-friendly dict of the fields."""
+        return {**dataclasses.asdict(self), "metrics": list(self.metrics)}
+
+    @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> TrainConfig:
+        """The config a :meth:`to_dict` dict (or a YAML file's mapping) describes."""
+        fields = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(config) - fields
+        if unknown:
+            raise ValueError(f"TrainConfig has no fields {sorted(unknown)}; the fields are "
+                             f"{sorted(fields)}.")
+        return cls(**config)
+
+    def save(self, path) -> None:
+        """Write the config as YAML, e.g. ``config.save("cfg.yaml")``."""
+        atomic_write_text(pathlib.Path(path), yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path) -> TrainConfig:
+        """Read a YAML config: ``TrainConfig.load("cfg.yaml")``; absent fields keep defaults."""
+        config = yaml.safe_load(pathlib.Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(config, dict):
+            raise ValueError(f"{path} holds a {type(config).__name__}, not a mapping of "
+                             "TrainConfig fields (e.g. 'epochs: 10').")
+        return cls.from_dict(config)
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed, e.g. ``config.replace(epochs=20)``."""
+        return dataclasses.replace(self, **changes)
+
+
+DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
+
+
+def train(model: str | Callable[..., keras.Model], train_data: Source | PreparedData | DatasetFn,
+          config: TrainConfig | None = None, *, validation_data=None, preprocessor=None,
+          model_options: dict | None = None, callbacks=(),
+          strategy: tf.distribute.Strategy | None = None) -> keras.callbacks.History:
+    """Build, compile and fit a model under ``config.strategy``; resume when a backup exists.
+
+    Running the same call again after a crash or kill resumes from the last
+    completed epoch (see the module docstring for the output directory).
+
+    Args:
+        model: an architecture name (:func:`mmzoo.list_models`) or a function returning
+            a new ``keras.Model``; it is called under the strategy's scope.
+        train_data: a :class:`~mmzoo.data.Source` or :class:`~mmzoo.data.PreparedData`
+            (with ``preprocessor``), or a function ``input_context -> tf.data.Dataset``
+            of per-replica batches ``(features, labels)``; use
+            ``input_context.get_per_replica_batch_size(config.batch_size)`` and shard
+            by ``input_context.input_pipeline_id``.
+        config: a :class:`TrainConfig`; the defaults when None.
+        validation_data: like ``train_data``, or None.
+        preprocessor: the :class:`~mmzoo.preprocessing.Preprocessor` for sources and prepared data.
+        model_options: arguments for ``model``, e.g. ``{"num_classes": 10}``.
+        callbacks: more Keras callbacks.
+        strategy: a strategy made already, instead of ``get_strategy(config.strategy)``;
+            a multi-worker strategy must be made before any TF op runs, so make it
+            first when you build data or models before calling ``train``.
+
+    Returns:
+        The ``keras.callbacks.History`` of this run's epochs; ``history.model`` is the model.
+
+    Example:
+        >>> def train_batches(context):
+        ...     batch = context.get_per_replica_batch_size(32)
+        ...     return tf.data.Dataset.from_tensor_slices((features, labels)).shard(
+        ...         context.num_input_pipelines, context.input_pipeline_id).batch(batch)
+        >>> history = train("concat_tiny", train_batches, TrainConfig(epochs=2),
+        ...                 model_options={"num_classes": 3})  # doctest: +SKIP
+    """
+    config = config or TrainConfig()
+    if isinstance(model, keras.Model) or not (isinstance(model, str) or callable(model)):
+        raise ValueError("model must be an architecture name or a function returning a new "
+                         "keras.Model (e.g. lambda: build_classifier(...)), so that it is built "
+                         f"under the strategy's scope; got {type(model).__name__}.")
+    factory = functools.partial(create_model, model) if isinstance(model, str) else model
+    strategy = strategy or get_strategy(config.strategy)
+    if config.seed is not None:
+        keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if config.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"TrainConfig.batch_size={config.batch_size} does not split evenly "
+                         f"among the {strategy.num_replicas_in_sync} replicas; use a multiple "
+                         f"of {strategy.num_replicas_in_sync}.")
+    output_dir = _worker_output_dir(pathlib.Path(config.output_dir), strategy)
+    _remove_partial_files(output_dir)
+
+    with _dtype_policy(config.mixed_precision), strategy.scope():
+        model = factory(**(model_options or {}))
+        model.compile(optimizer=keras.optimizers.get(
+                          {"class_name": config.optimizer,
+                           "config": {"learning_rate": config.learning_rate}}),
+                      loss=_loss(model, config.loss), metrics=list(config.metrics),
+                      jit_compile=config.jit_compile)
+        backup = EpochBackup(output_dir / "backup")
+        initial_epoch = backup.restore(model)
+
+    train_fn = _dataset_fn(train_data, preprocessor, config, training=True)
+    if config.class_weight is not None:
+        weights = config.class_weight
+        if weights == "balanced":
+            weights = balanced_class_weights(_labels(train_fn), model.output.shape[-1])
+        train_fn = _with_sample_weights(train_fn, weights, model.output.shape[-1])
+    steps = config.steps_per_epoch or _count_batches(train_fn, train_data, config, "steps_per_epoch")
+    train_batches = strategy.distribute_datasets_from_function(
+        _repeated(train_fn, config.data_service))
+    validation_batches, validation_steps, monitor = None, None, config.monitor
+    if validation_data is not None:
+        validation_fn = _dataset_fn(validation_data, preprocessor, config, training=False)
+        validation_steps = config.validation_steps or _count_batches(
+            validation_fn, validation_data, config, "validation_steps")
+        validation_batches = strategy.distribute_datasets_from_function(
+            _repeated(validation_fn, None))
+    elif monitor.startswith("val_"):
+        monitor = monitor.removeprefix("val_")
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    config.save(output_dir / "config.yaml")
+    history_file = EpochHistory(output_dir / "history.json")
+    suffix = ".weights.h5" if config.save_weights_only else ".keras"
+    best_so_far = history_file.best(monitor, initial_epoch)
+    fit_callbacks = [
+        history_file,
+        AtomicModelCheckpoint(output_dir / "checkpoints" / f"best{suffix}", monitor=monitor,
+                              save_best_only=True, save_weights_only=config.save_weights_only,
+                              initial_value_threshold=best_so_far),
+        AtomicModelCheckpoint(output_dir / "checkpoints" / f"last{suffix}",
+                              save_weights_only=config.save_weights_only),
+        keras.callbacks.TensorBoard(str(output_dir / "logs")),
+        *([keras.callbacks.EarlyStopping(monitor, patience=config.patience,
+                                         restore_best_weights=True)]
+          if config.patience is not None else []),
+        *callbacks,
+        backup,  # last: a backup of epoch k means every other epoch-k output is written
+    ]
+    history = model.fit(train_batches, epochs=config.epochs, initial_epoch=initial_epoch,
+                        steps_per_epoch=steps, validation_data=validation_batches,
+                        validation_steps=validation_steps, callbacks=fit_callbacks,
+                        shuffle=False, verbose=config.verbose)
+    atomic_save(model.save, output_dir / "model.keras")
+    return history
+
+
+def balanced_class_weights(labels, num_classes: int | None = None) -> dict[int, float]:
+    """``{class: examples / (classes * examples of class)}``, as scikit-learn's "balanced".
+
+    Classes absent from ``labels`` get weight 1.0.
+
+    Example:
+        >>> balanced_class_weights([0, 0, 0, 1])
+        {0: 0.6666666666666666, 1: 2.0}
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size == 0 or labels.dtype.kind not in "iu" or labels.min() < 0:
+        raise ValueError("balanced_class_weights needs a non-empty sequence of integer class ids "
+                         ">= 0; multi-label rows have no single class to weigh.")
+    counts = np.bincount(labels, minlength=num_classes or 0)
+    present = np.count_nonzero(counts)
+    return {c: labels.size / (present * n) if n else 1.0 for c, n in enumerate(counts.tolist())}
+
+
+class EpochBackup(keras.callbacks.Callback):
+    """``BackupAndRestore`` with atomic writes: the state of epoch ``k`` is one file.
+
+    Keras' ``BackupAndRestore`` overwrites a weights file and a metadata file in
+    place, so a kill mid-write leaves a file that does not load, or weights of
+    one epoch with the epoch number of another. This writes
+    ``epoch-0003.weights.h5`` (model and optimizer variables) under a temporary
+    name, renames it, then deletes older backups; the newest file is the state.
+
+    Example:
+        >>> backup = EpochBackup("run/backup")  # doctest: +SKIP
+        >>> model.fit(data, epochs=10, initial_epoch=backup.restore(model), callbacks=[backup])  # doctest: +SKIP
+    """
+
+    def __init__(self, directory):
+        super().__init__()
+        self.directory = pathlib.Path(directory)
+
+    def files(self) -> list[pathlib.Path]:
+        """The backups, oldest first."""
+        return sorted(self.directory.glob("epoch-*.weights.h5"))
+
+    def restore(self, model: keras.Model) -> int:
+        """Load the newest backup into ``model`` (compiled); the epochs it completed (0: none)."""
+        files = self.files()
+        if not files:
+            return 0
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(files[-1])
+        return int(files[-1].name.split("-")[1].split(".")[0])
+
+    def on_epoch_end(self, epoch, logs=None):
+        path = self.directory / f"epoch-{epoch + 1:04d}.weights.h5"
+        atomic_save(self.model.save_weights, path)
+        for old in self.files():
+            if old != path:
+                old.unlink()
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """``ModelCheckpoint`` that never leaves a half-written file at ``filepath``.
+
+    Keras writes checkpoints in place; this one writes a ``.partial-`` file next to
+    ``filepath`` and renames it (``os.replace``) once complete. Fixed paths only.
+
+    Example:
+        >>> AtomicModelCheckpoint("run/checkpoints/best.keras", save_best_only=True)  # doctest: +SKIP
+    """
+
+    def __init__(self, filepath, **kwargs):
+        self.final_path = pathlib.Path(filepath)
+        super().__init__(str(_partial_path(self.final_path)), **kwargs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if os.path.exists(self.filepath):
+            os.replace(self.filepath, self.final_path)
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """Keeps ``history.json`` (``{metric: [value per epoch]}``) up to date after every epoch.
+
+    A resumed run overwrites the epochs it trains again, so the file always holds
+    one value per completed epoch.
+
+    Example:
+        >>> json.loads(pathlib.Path("run/history.json").read_text())["loss"]  # doctest: +SKIP
+        [1.38, 1.21, 1.09]
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = pathlib.Path(path)
+
+    def read(self) -> dict[str, list[float]]:
+        return json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def best(self, monitor: str, epochs: int) -> float | None:
+        """The lowest ``monitor`` (highest for accuracies) of the first ``epochs`` epochs."""
+        values = self.read().get(monitor, [])[:epochs]
+        if not values:
+            return None
+        return max(values) if "acc" in monitor or "auc" in monitor else min(values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = self.read()
+        for key, value in (logs or {}).items():
+            history[key] = history.get(key, [])[:epoch] + [float(value)]
+        atomic_write_text(self.path, json.dumps(history, indent=1))
+
+
+def atomic_save(save: Callable[[str], Any], path: pathlib.Path) -> None:
+    """Call ``save(temporary_path)``, then rename the result to ``path``: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = _partial_path(path)
+    save(str(partial))
+    os.replace(partial, path)
+
+
+def atomic_write_text(path: pathlib.Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    atomic_save(lambda partial: pathlib.Path(partial).write_text(text, encoding="utf-8"), path)
+
+
+def _partial_path(path: pathlib.Path) -> pathlib.Path:
+    return path.with_name(PARTIAL_PREFIX + path.name)  # keeps the suffix Keras checks
+
+
+def _remove_partial_files(output_dir: pathlib.Path) -> None:
+    """Delete what a killed run was writing when it died."""
+    if output_dir.is_dir():
+        for partial in output_dir.rglob(PARTIAL_PREFIX + "*"):
+            partial.unlink()
+
+
+def _worker_output_dir(output_dir: pathlib.Path, strategy) -> pathlib.Path:
+    if is_chief(strategy):
+        return output_dir
+    resolver = strategy.cluster_resolver
+    return output_dir / "workers" / f"{resolver.task_type}_{resolver.task_id}"
+
+
+@contextlib.contextmanager
+def _dtype_policy(name: str | None):
+    """Build models under the ``name`` dtype policy, then restore the global one."""
+    previous = keras.config.dtype_policy()
+    if name is not None:
+        keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _loss(model: keras.Model, loss: str):
+    if loss != "auto":
+        return loss
+    output_layer = model.get_layer(model.output_names[0]) if model.output_names else None
+    activation = getattr(getattr(output_layer, "activation", None), "__name__", "linear")
+    if activation == "softmax":
+        return keras.losses.SparseCategoricalCrossentropy()
+    if activation == "sigmoid":
+        return keras.losses.BinaryCrossentropy()
+    if activation == "linear":
+        if model.output.shape[-1] == 1:
+            return keras.losses.BinaryCrossentropy(from_logits=True)
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    raise ValueError(f"TrainConfig.loss='auto' cannot pick a loss for a '{activation}' output; "
+                     "set TrainConfig.loss to a Keras loss name.")
+
+
+def _dataset_fn(data, preprocessor, config: TrainConfig, training: bool) -> DatasetFn:
+    """A function ``input_context -> per-replica batches`` for any kind of training data."""
+    if isinstance(data, Source | PreparedData):
+        if preprocessor is None:
+            raise ValueError(f"train() got a {type(data).__name__} but no preprocessor=; pass the "
+                             "Preprocessor whose specs match the model.")
+        if isinstance(data, Source):
+            data, _ = check(data, preprocessor)  # decode every file once, not per pipeline
+        return lambda context: make_dataset(
+            data, preprocessor, config.batch_size, shuffle=training and config.shuffle,
+            augment=training and config.augment, check_files=False, input_context=context,
+            seed=config.seed)
+    if callable(data) and not isinstance(data, tf.data.Dataset):
+        return data
+    raise ValueError(f"training and validation data must be a Source, a PreparedData or a "
+                     f"function input_context -> tf.data.Dataset; got {type(data).__name__}. Wrap "
+                     "a dataset as: lambda context: dataset.batch(context.get_per_replica_batch_"
+                     "size(batch_size)).")
+
+
+def _repeated(dataset_fn: DatasetFn, data_service: str | None) -> DatasetFn:
+    """Repeat forever (``fit`` counts the steps: equal on every replica and worker)."""
+    def repeated(context):
+        dataset = dataset_fn(context).repeat()
+        return use_data_service(dataset, data_service) if data_service else dataset
+    return repeated
+
+
+def _count_batches(dataset_fn: DatasetFn, data, config: TrainConfig, field: str) -> int:
+    """Global batches in one pass: the data's length, read without a strategy."""
+    batches = int(dataset_fn(tf.distribute.InputContext()).cardinality())
+    if batches < 0 and isinstance(data, PreparedData):
+        batches = data.num_examples // config.batch_size
+    if batches < 1:
+        raise ValueError(f"cannot count the batches of an epoch (the dataset's cardinality is "
+                         f"{'infinite' if batches == tf.data.INFINITE_CARDINALITY else 'unknown' if batches < 0 else 0}); "
+                         f"set TrainConfig.{field} to examples // batch_size.")
+    return batches
+
+
+def _labels(dataset_fn: DatasetFn) -> np.ndarray:
+    """Every label of one pass over the data (to balance class weights)."""
+    dataset = dataset_fn(tf.distribute.InputContext()).map(lambda features, labels: labels)
+    return np.concatenate([np.asarray(labels) for labels in dataset])
+
+
+def _with_sample_weights(dataset_fn: DatasetFn, class_weight: dict[int, float],
+                         num_classes: int) -> DatasetFn:
+    """Batches ``(features, labels, weight of each label's class)``."""
+    unknown = [c for c in class_weight if c >= num_classes]
+    if unknown:
+        raise ValueError(f"TrainConfig.class_weight names classes {unknown}, but the model has "
+                         f"{num_classes} classes (ids 0 to {num_classes - 1}).")
+    table = tf.constant([class_weight.get(c, 1.0) for c in range(num_classes)], tf.float32)
+
+    def weighted(context):
+        dataset = dataset_fn(context)
+        if dataset.element_spec[1].shape.rank != 1:
+            raise ValueError("TrainConfig.class_weight needs one integer class id per example; "
+                             "multi-label data takes per-example weights in the dataset instead.")
+        return dataset.map(lambda features, labels: (
+            features, labels, tf.gather(table, tf.cast(labels, tf.int32))))
+
+    return weighted
+
+
+def _require(condition: bool, field: str, value, what: str) -> None:
+    if not condition:
+        raise ValueError(f"TrainConfig.{field}={value!r} is invalid: {what}.")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
