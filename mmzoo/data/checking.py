@@ -18,7 +18,7 @@ def decoded(source: Source, preprocessor, deterministic: bool = True,
     With ``raw_text``, ``features["text"]`` is the string rather than token ids.
     """
     def decode(row):
-        features = preprocessor.preprocess_example(source.load(row))
+        features = preprocessor.preprocess_example(source.load(row, preprocessor.specs))
         if raw_text and "text" in features:
             features["text"] = row.get("text", tf.constant(""))
         return features, row["label"], row[INDEX_KEY]
@@ -36,7 +36,7 @@ def _diagnose(source: Source, preprocessor, index: int) -> Problem:
             continue
         alone = {k: v for k, v in row.items() if k == modality or k not in preprocessor.modalities}
         try:
-            preprocessor.preprocess_example(source.load(alone))
+            preprocessor.preprocess_example(source.load(alone, preprocessor.specs))
         except (tf.errors.OpError, ValueError) as error:
             message = getattr(error, "message", str(error)).strip().splitlines()[0]
             value = row[modality]

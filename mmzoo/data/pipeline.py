@@ -27,10 +27,12 @@ def make_dataset(data: Source | PreparedData, preprocessor, batch_size: int, *,
             (TFRecords from :func:`~mmzoo.data.prepare`: TF ops only, TPU-friendly).
         preprocessor: a :class:`~mmzoo.preprocessing.Preprocessor` (text vocabulary adapted).
         batch_size: the global batch size; with ``input_context`` each replica gets its share.
-        shuffle, augment: for training (augmentation: image flips and shifts).
+        shuffle: shuffle examples (for training).
+        augment: augment images (random flips and shifts; for training).
         cache: cache decoded examples in memory (True) or in a file (a path).
-        on_error, check_files: for a Source, decode every file once first and raise or skip
-            bad ones (see :func:`~mmzoo.data.check`); a prepared folder is clean already.
+        on_error: ``"raise"`` or ``"skip"`` for bad files of a Source (see
+            :func:`~mmzoo.data.check`); a prepared folder is clean already.
+        check_files: for a Source, decode every file once first to find bad ones.
         input_context: a ``tf.distribute.InputContext`` (from
             ``strategy.distribute_datasets_from_function``): shards the input per worker.
         drop_remainder: keep batch shapes static (needed on TPU).

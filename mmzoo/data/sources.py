@@ -2,7 +2,7 @@
 
 Every source gives a :class:`Source`: a cheap, shuffleable ``tf.data.Dataset`` of rows
 (paths and strings), a ``load`` function that reads one row's files (TF ops for WAV and
-images, librosa for other audio), the ordered class names, and the problems found while
+images, soundfile and soxr for other audio), the ordered class names, and the problems found while
 scanning (missing files, unknown labels, non-UTF-8 text) for the bad-data policy.
 """
 
@@ -21,7 +21,7 @@ import tensorflow as tf
 from mmzoo.data.errors import Problem
 from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_file
 from mmzoo.preprocessing.preprocessor import AUDIO_RATE_KEY
-from mmzoo.specs import presence_key
+from mmzoo.specs import AudioSpec, presence_key
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 AUDIO_EXTENSIONS = (".wav", ".ogg", ".flac", ".mp3")
@@ -36,8 +36,10 @@ class Source:
     Attributes:
         rows: a ``tf.data.Dataset`` of dicts: raw inputs by modality, ``"label"`` and
             ``"index"`` (position in ``origins``).
-        load: maps a row to the :class:`~mmzoo.preprocessing.Preprocessor`'s raw inputs
-            (reads files); identity when rows hold the data already.
+        load: ``load(row, specs)`` maps a row to the raw inputs of a
+            :class:`~mmzoo.preprocessing.Preprocessor` with ``specs`` (reads files; non-WAV
+            audio is decoded straight to the AudioSpec's rate and clip); identity when rows
+            hold the data already.
         class_names: label names, in id order.
         origins: where each row comes from, e.g. ``"train.csv row 3"``, for error messages.
         problems: rows left out while scanning, for the bad-data policy.
@@ -47,7 +49,7 @@ class Source:
     rows: tf.data.Dataset
     class_names: tuple[str, ...]
     origins: Sequence[str]
-    load: Callable = staticmethod(lambda row: row)
+    load: Callable = staticmethod(lambda row, specs: row)
     problems: list[Problem] = dataclasses.field(default_factory=list)
     multi_label: bool = False
 
@@ -94,37 +96,39 @@ def _valid_utf8(text: str) -> bool:
     return True
 
 
-def _load_audio(path):
-    """One audio file to (waveform (samples, channels), rate): TF ops for WAV, librosa otherwise."""
+def _load_audio(path, spec: AudioSpec):
+    """One audio file to (mono waveform, rate): TF ops for WAV, Python for Ogg/FLAC/MP3.
+
+    Python decodes straight to ``spec``'s rate and clip (see :func:`read_audio_file`), so
+    the TF resampler only runs on WAVs.
+    """
     def python_decode(path):
-        waveform, rate = read_audio_file(np.asarray(path).item().decode())
-        return waveform, np.int32(rate)
+        return read_audio_file(np.asarray(path).item().decode(), spec)
 
     def tf_decode():
         waveform, rate = tf.audio.decode_wav(tf.io.read_file(path))
         return tf.reduce_mean(waveform, axis=-1), rate
 
-    def librosa_decode():
-        waveform, rate = tf.numpy_function(python_decode, [path], (tf.float32, tf.int32),
-                                           stateful=False)
-        return tf.reduce_mean(tf.reshape(waveform, [tf.shape(waveform)[0], -1]), axis=-1), rate
+    def python_tf_decode():
+        waveform = tf.numpy_function(python_decode, [path], tf.float32, stateful=False)
+        return tf.reshape(waveform, [-1]), tf.constant(spec.sample_rate, tf.int32)
 
     is_wav = tf.reduce_any([tf.strings.regex_full_match(tf.strings.lower(path), f".*\\{ext}")
                             for ext in TF_AUDIO_EXTENSIONS])
-    return tf.cond(is_wav, tf_decode, librosa_decode)
+    return tf.cond(is_wav, tf_decode, python_tf_decode)
 
 
-def _load_files(row):
+def _load_files(row, specs):
     """A row of paths to raw inputs: image bytes, audio waveform and rate, presence flags."""
     raw = dict(row)
-    if "image" in row:
+    if "image" in row and "image" in specs:
         present = tf.strings.length(row["image"]) > 0
         raw["image"] = tf.cond(present, lambda: tf.io.read_file(row["image"]), lambda: tf.constant(""))
         raw[presence_key("image")] = present
-    if "audio" in row:
+    if "audio" in row and "audio" in specs:
         present = tf.strings.length(row["audio"]) > 0
         raw["audio"], raw[AUDIO_RATE_KEY] = tf.cond(
-            present, lambda: _load_audio(row["audio"]),
+            present, lambda: _load_audio(row["audio"], specs["audio"]),
             lambda: (tf.zeros([0]), tf.constant(1, tf.int32)))
         raw[presence_key("audio")] = present
     return raw

@@ -23,27 +23,35 @@ def image_from_pixels(pixels, spec: ImageSpec):
         >>> image_from_pixels(tf.zeros((10, 20, 4), tf.uint8), ImageSpec(8, 8, 1))[0, 0, 0]
         <tf.Tensor: shape=(), dtype=float32, numpy=255.0>
     """
-    pixels = tf.cast(pixels, tf.float32)
-    channels = tf.shape(pixels)[-1]
-    has_alpha = tf.equal(channels % 2, 0)
-    color_channels = channels - tf.cast(has_alpha, tf.int32)
-    rgb = tf.gather(pixels, tf.minimum(tf.range(3), color_channels - 1), axis=-1)
-    alpha = tf.where(has_alpha, pixels[..., -1:], 255.0) / 255.0
-    rgb = rgb * alpha + spec.background * (1.0 - alpha)
-    image = tf.image.rgb_to_grayscale(rgb) if spec.channels == 1 else rgb
-    return _resize_with_pad(image, spec)
-
-
-def _resize_with_pad(image, spec: ImageSpec):
-    size = tf.cast(tf.shape(image)[:2], tf.float32)
+    pixels = tf.convert_to_tensor(pixels)
+    shape = tf.shape(pixels)
+    size = tf.cast(shape[:2], tf.float32)
     target = tf.constant([spec.height, spec.width], tf.float32)
-    scale = tf.reduce_min(target / size)
-    new_size = tf.cast(tf.maximum(tf.round(size * scale), 1.0), tf.int32)
-    resized = tf.image.resize(image, new_size, method="bilinear", antialias=False)
-    offset = (tf.cast(target, tf.int32) - new_size) // 2
-    # Pad around zero, then shift: the padding takes the background's grey level.
-    padded = tf.image.pad_to_bounding_box(resized - spec.background, offset[0], offset[1],
-                                          spec.height, spec.width) + spec.background
+    new_size = tf.cast(tf.maximum(tf.round(size * tf.reduce_min(target / size)), 1.0), tf.int32)
+
+    def resize(image):
+        return tf.image.resize(image, new_size, method="bilinear", antialias=False)
+
+    # Bilinear resizing is linear, so compositing commutes with it when the colours are
+    # premultiplied by alpha: the input-sized work is one multiply, the rest is output-sized.
+    def premultiplied():
+        alpha = tf.cast(pixels[..., -1:], tf.float32) / 255.0
+        return resize(tf.cast(pixels, tf.float32) * alpha), resize(alpha)
+
+    def opaque():
+        return resize(pixels), tf.ones(tf.concat([new_size, [1]], 0))
+
+    has_alpha = tf.equal(shape[-1] % 2, 0)
+    resized, alpha = tf.cond(has_alpha, premultiplied, opaque)
+    color_channels = shape[-1] - tf.cast(has_alpha, tf.int32)
+    color = tf.gather(resized, tf.minimum(tf.range(3), color_channels - 1), axis=-1)
+    image = color + spec.background * (1.0 - alpha)
+    if spec.channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    top_left = (tf.constant([spec.height, spec.width]) - new_size) // 2
+    bottom_right = tf.constant([spec.height, spec.width]) - new_size - top_left
+    padding = tf.pad(tf.stack([top_left, bottom_right], axis=1), [[0, 1], [0, 0]])
+    padded = tf.pad(image, padding, constant_values=spec.background)
     return tf.ensure_shape(padded, spec.shape)
 
 
