@@ -31,7 +31,14 @@ demo: venv
 test: venv
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
 
-bench: venv
+# PyTorch, pinned: the CPU build this machine's package index serves; the training
+# benchmark compares against it.
+BENCH_INSTALLED := $(VENV)/.bench-installed
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(PY) -m pip install --quiet torch==2.13.0
+	touch $(BENCH_INSTALLED)
+
+bench: $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.run
 
 lint: venv

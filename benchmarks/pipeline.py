@@ -74,8 +74,8 @@ def examples_per_second(iterate) -> float:
     return count / (time.perf_counter() - start)
 
 
-def run() -> list[tuple[str, float, float]]:
-    """Measure and return rows ``(name, examples/s, ratio to the naive loop)``."""
+def run() -> list[tuple[str, float, str, float]]:
+    """Measure and return rows ``(name, examples/s, unit, ratio to the naive loop)``."""
     from mmzoo.data import from_folder, make_dataset, prepare
     from mmzoo.preprocessing import Preprocessor
 
@@ -114,7 +114,7 @@ def run() -> list[tuple[str, float, float]]:
                  ("prepared TFRecords (tf.data)",
                   examples_per_second(lambda: consume(prepared, PREPARED_EPOCHS)))]
     naive_rate = rates[0][1]
-    return [(name, rate, rate / naive_rate) for name, rate in rates]
+    return [(name, rate, "examples/s", rate / naive_rate) for name, rate in rates]
 
 
 def main():
@@ -123,8 +123,8 @@ def main():
     print(f"stamps: {IMAGE}, {AUDIO}, sequence_length={TEXT.sequence_length}, "
           f"batch {BATCH_SIZE}, {os.cpu_count()} CPUs, 1-min load average "
           f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    for name, rate, ratio in rows:
-        print(f"{name:32s} {rate:9.1f} examples/s   x{ratio:.1f}")
+    for name, rate, unit, ratio in rows:
+        print(f"{name:32s} {rate:9.1f} {unit}   x{ratio:.1f}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """``make bench``: every benchmark, side by side in one run, as one table of ratios.
 
-Each benchmark module has ``run() -> list[(name, examples_per_second, ratio)]``;
-the table is printed and written to ``docs/benchmarks.md`` with the machine's
-description, because absolute numbers mean little on a shared machine.
+Each benchmark module has ``run() -> list[(measured, value, unit, ratio)]``, the
+ratio against the first row of its group measured in the same run; the table is
+printed and written to ``docs/benchmarks.md`` with the machine's description,
+because absolute numbers mean little on a shared machine.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import os
 import pathlib
 import platform
 
-from benchmarks import pipeline
+from benchmarks import memory, pipeline, training
 
-BENCHMARKS = {"Input pipeline (stamps, raw files to batches)": pipeline}
+BENCHMARKS = {
+    "Input pipeline (stamps, raw files to batches)": pipeline,
+    "Training throughput (MultiBench AV-MNIST late fusion, batch 64)": training,
+    "Memory (training from TFRecords)": memory,
+}
 REPORT = pathlib.Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
@@ -26,10 +31,11 @@ def machine() -> str:
             f"load average {os.getloadavg()[0]:.1f} at start")
 
 
-def table(results: dict[str, list[tuple[str, float, float]]]) -> str:
-    lines = ["| benchmark | measured | examples/s | ratio |", "|---|---|---:|---:|"]
+def table(results: dict[str, list[tuple[str, float, str, float]]]) -> str:
+    lines = ["| benchmark | measured | value | ratio |", "|---|---|---:|---:|"]
     for title, rows in results.items():
-        lines += [f"| {title} | {name} | {rate:,.1f} | {ratio:.2f}x |" for name, rate, ratio in rows]
+        lines += [f"| {title} | {name} | {value:,.1f} {unit} | {ratio:.2f}x |"
+                  for name, value, unit, ratio in rows]
     return "\n".join(lines)
 
 
