@@ -6,12 +6,13 @@ INSTALLED := $(VENV)/.installed
 # Two pytest workers: CI and developer machines have 2 cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv demo test bench lint docs clean
+.PHONY: help venv demo test bench zoo lint docs clean
 
 help:
 	@echo "make demo   set up .venv and run the main job"
 	@echo "make test   set up .venv and run the test suite"
 	@echo "make bench  run the side-by-side benchmarks"
+	@echo "make zoo    retrain every zoo checkpoint from \$$MMZOO_DATA_DIR (deterministic)"
 	@echo "make lint   ruff"
 	@echo "make docs   build the docs site (warnings are errors)"
 
@@ -40,6 +41,9 @@ $(BENCH_INSTALLED): $(INSTALLED)
 
 bench: $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.run
+
+zoo: venv
+	$(PY) -m mmzoo.zoo.recipes
 
 lint: venv
 	$(VENV)/bin/ruff check mmzoo tests benchmarks

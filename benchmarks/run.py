@@ -13,12 +13,13 @@ import os
 import pathlib
 import platform
 
-from benchmarks import memory, pipeline, training
+from benchmarks import memory, pipeline, serving, training
 
 BENCHMARKS = {
     "Input pipeline (stamps, raw files to batches)": pipeline,
     "Training throughput (MultiBench AV-MNIST late fusion, batch 64)": training,
     "Memory (training from TFRecords)": memory,
+    "Serving (attention_small SavedModel on raw inputs vs Keras predict)": serving,
 }
 REPORT = pathlib.Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 

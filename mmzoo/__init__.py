@@ -9,7 +9,9 @@ Example:
 
 __version__ = "0.1.0"
 
+from mmzoo import serving
 from mmzoo.distribute import get_strategy
+from mmzoo.export import export_saved_model
 from mmzoo.fusion import list_fusions, register_fusion
 from mmzoo.models import build_classifier, create_model, list_models, with_modality_weights
 from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
@@ -18,7 +20,7 @@ from mmzoo.zoo import from_preset, list_presets, load_preprocessor, preset_info,
 
 __all__ = [
     "AudioSpec", "ImageSpec", "TextSpec", "TrainConfig", "balanced_class_weights",
-    "build_classifier", "create_model", "from_preset", "get_strategy", "list_fusions",
-    "list_models", "list_presets", "load_preprocessor", "preset_info", "register_fusion",
-    "save_to_preset", "train", "with_modality_weights",
+    "build_classifier", "create_model", "export_saved_model", "from_preset", "get_strategy",
+    "list_fusions", "list_models", "list_presets", "load_preprocessor", "preset_info",
+    "register_fusion", "save_to_preset", "serving", "train", "with_modality_weights",
 ]

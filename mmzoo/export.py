@@ -1,0 +1,299 @@
+"""SavedModel export for TF Serving: raw inputs in, named predictions out, no Python needed.
+
+``export_saved_model`` writes ``<base_dir>/<version>/`` (``saved_model.pb``,
+``variables/``, ``assets/``, ``assets.extra/tf_serving_warmup_requests``), the layout
+TF Serving watches. Its signatures (all PREDICT):
+
+- ``serving_default``: raw batched inputs, ``text`` (strings), ``image`` (JPEG, PNG,
+  GIF or BMP bytes), ``audio`` (WAV bytes); an empty string marks a modality absent.
+  Each example goes through :meth:`Preprocessor.preprocess_example` in tf.data, as
+  in the training pipelines, so serving preprocesses exactly as training did.
+- ``preprocessed``: the model's own inputs (``text`` token ids, ``image`` pixels,
+  ``audio`` waveforms and the ``*_present`` flags).
+- ``tf_example``: serialized ``tf.train.Example`` under ``examples``, with bytes
+  features ``text``, ``image``, ``audio`` (a missing feature is an absent modality).
+
+Every signature returns ``probabilities``, ``logits``, ``class_ids`` (the top class;
+binary: probability >= 0.5), ``class_names`` (its name) and, when the fusion weighs
+modalities, ``modality_weights``.
+
+Example:
+    >>> path = export_saved_model(model, "serving/birds", preprocessor=preprocessor,  # doctest: +SKIP
+    ...                           class_names=["owl", "wren"])
+    >>> path  # doctest: +SKIP
+    PosixPath('serving/birds/1')
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mmzoo.models import with_modality_weights
+from mmzoo.preprocessing import Preprocessor
+from mmzoo.serving import DEFAULT_SIGNATURE, predict_request
+from mmzoo.specs import MODALITIES, presence_key
+
+PREPROCESSED_SIGNATURE = "preprocessed"
+TF_EXAMPLE_SIGNATURE = "tf_example"
+#: The function alias the Cloud TPU inference converter looks for.
+TPU_FUNCTION_ALIAS = "tpu_func"
+WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
+# A dataset is built per request: its graph rewrites and autotuning would cost more than they save.
+_PER_REQUEST = tf.data.Options()
+_PER_REQUEST.experimental_optimization.apply_default_optimizations = False
+_PER_REQUEST.autotune.enabled = False
+_EXPECTED_CONTENT = {"text": "UTF-8 text", "image": "a JPEG, PNG, GIF or BMP image",
+                     "audio": "a 16-bit PCM WAV file with samples"}
+
+
+def export_saved_model(model, base_dir, version: int | None = None, *, preprocessor=None,
+                       class_names=None, overwrite: bool = False, tpu: bool = False) -> pathlib.Path:
+    """Export a classifier for TF Serving as ``<base_dir>/<version>``; returns that folder.
+
+    The SavedModel is written into a hidden temporary folder of ``base_dir`` and
+    renamed into place when complete: a server watching ``base_dir`` never sees a
+    half-written version.
+
+    Args:
+        model: a classifier from :func:`mmzoo.create_model` / :func:`mmzoo.build_classifier`
+            (softmax or sigmoid head), or a preset name, folder or URL
+            (:func:`mmzoo.from_preset`), whose preprocessor and class names are then used.
+        base_dir: the model's folder, holding one integer-named folder per version.
+        version: the version to write; None writes the highest existing version + 1.
+        preprocessor: the :class:`~mmzoo.preprocessing.Preprocessor` the model was
+            trained with (text vocabulary adapted).
+        class_names: one name per class (binary: negative, positive); None: the
+            preset's, or ``"0"``, ``"1"``...
+        overwrite: replace an existing ``version``.
+        tpu: compile the ``preprocessed`` signature's model call with XLA and save it
+            under the function alias ``"tpu_func"`` for the Cloud TPU inference converter.
+
+    Example:
+        >>> export_saved_model("gated_small_avmnist", "serving/avmnist")  # doctest: +SKIP
+        PosixPath('serving/avmnist/1')
+    """
+    if isinstance(model, (str, os.PathLike)):
+        from mmzoo.zoo import from_preset, load_preprocessor, preset_info
+
+        preset, model = model, from_preset(model)
+        preprocessor = preprocessor or load_preprocessor(preset)
+        class_names = class_names or preset_info(preset)["class_names"]
+    task = _task(model)
+    class_names = _check_class_names(model, task, class_names)
+    _check_preprocessor(model, preprocessor)
+
+    base_dir = pathlib.Path(base_dir)
+    version = _version(base_dir, version, overwrite)
+    base_dir.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(dir=base_dir, prefix=f".tmp-{version}-"))
+    try:
+        module, signatures, options = _serving_module(model, preprocessor, task, class_names, tpu)
+        tf.saved_model.save(module, str(staging), signatures=signatures, options=options)
+        _write_warmup_requests(staging / WARMUP_FILE, preprocessor, base_dir.name)
+        _move_into_place(staging, base_dir / str(version), overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return base_dir / str(version)
+
+
+def _serving_module(model, preprocessor, task, class_names, tpu):
+    """The ``tf.Module`` to save, its signatures and its save options."""
+    outputs_model = _outputs_model(model)
+    feature_specs = {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name)
+                     for t in model.inputs}
+    raw_specs = {m: tf.TensorSpec([None], tf.string, name=m) for m in preprocessor.modalities}
+
+    def predict(features):
+        outputs = outputs_model(features, training=False)
+        probabilities = outputs["probabilities"]
+        class_ids = (tf.cast(probabilities[:, 0] >= 0.5, tf.int64) if task == "binary"
+                     else tf.argmax(probabilities, axis=-1))
+        return {**{k: tf.cast(v, tf.float32) for k, v in outputs.items()}, "class_ids": class_ids}
+
+    predict_numbers = tf.function(predict, input_signature=[feature_specs], autograph=False)
+    # XLA compiles one program per batch size: right for TPUs, not for the raw-input path.
+    predict_xla = tf.function(predict, input_signature=[feature_specs], autograph=False,
+                              jit_compile=True) if tpu else predict_numbers
+    names = tf.constant(class_names)
+
+    def named(outputs):
+        return {**outputs, "class_names": tf.gather(names, outputs["class_ids"])}
+
+    @tf.function(input_signature=[raw_specs], autograph=False)
+    def serve_raw(raw):
+        return named(predict_numbers(_preprocess_raw(preprocessor, raw)))
+
+    @tf.function(input_signature=[feature_specs], autograph=False)
+    def serve_preprocessed(features):
+        return named(predict_xla(features))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
+                 autograph=False)
+    def serve_tf_example(examples):
+        features = {m: tf.io.FixedLenFeature([], tf.string, default_value="")
+                    for m in preprocessor.modalities}
+        return serve_raw(tf.io.parse_example(examples, features))
+
+    module = tf.Module(name="mmzoo_serving")
+    # The tf.Variables themselves, not Keras' wrappers: TF Serving's (TF1) loader restores the
+    # variables the functions read only when those are what the SavedModel tracks.
+    module.model_variables = [variable.value for variable in model.variables]
+    module.preprocessor = preprocessor  # its text vocabulary's lookup table
+    signatures = {DEFAULT_SIGNATURE: serve_raw, PREPROCESSED_SIGNATURE: serve_preprocessed,
+                  TF_EXAMPLE_SIGNATURE: serve_tf_example}
+    options = tf.saved_model.SaveOptions(
+        function_aliases={TPU_FUNCTION_ALIAS: predict_xla} if tpu else None)
+    return module, signatures, options
+
+
+def _preprocess_raw(preprocessor: Preprocessor, raw: dict) -> dict:
+    """A batch of raw inputs to features, one example at a time in tf.data like the pipelines.
+
+    An example whose input cannot be preprocessed (undecodable bytes) stops the call
+    with an ``InvalidArgumentError`` naming the input and the examples.
+    """
+    features, checks = {}, []
+    for modality in preprocessor.modalities:
+        # ignore_errors drops the examples that fail, so the indices left say which did; an
+        # absent example appended to the batch keeps the dataset from ending up empty.
+        values = tf.concat([raw[modality], [""]], axis=0)
+        count = tf.shape(values, out_type=tf.int64)[0]
+
+        def preprocess(index, value, modality=modality):
+            example = preprocessor.preprocess_example({modality: value})
+            return index, example[modality], example[presence_key(modality)]
+
+        indices, feature, present = (
+            tf.data.Dataset.from_tensor_slices((tf.range(count), values))
+            .map(preprocess)
+            .ignore_errors()
+            .with_options(_PER_REQUEST)
+            .batch(count)
+            .get_single_element())
+        features[modality], features[presence_key(modality)] = feature[:-1], present[:-1]
+        failed = tf.sparse.to_dense(tf.sets.difference(tf.range(count)[None], indices[None]))[0]
+        checks.append(tf.debugging.Assert(
+            tf.equal(tf.size(failed), 0),
+            [f"{modality}: the examples at these batch indices are not {_EXPECTED_CONTENT[modality]}"
+             f" (an empty string marks an absent {modality}):", failed]))
+    with tf.control_dependencies(checks):
+        return {name: tf.identity(value) for name, value in features.items()}
+
+
+def _outputs_model(model: keras.Model) -> keras.Model:
+    """The model (shared weights) returning ``probabilities``, ``logits``, ``modality_weights``."""
+    outputs = {"probabilities": model.output, "logits": model.get_layer("logits").output}
+    try:
+        outputs["modality_weights"] = with_modality_weights(model).output["modality_weights"]
+    except ValueError:  # the fusion does not weigh modalities
+        pass
+    return keras.Model(model.input, outputs, name=f"{model.name}_serving")
+
+
+def _task(model: keras.Model) -> str:
+    layers = {layer.name: layer for layer in model.layers}
+    if not isinstance(model.output, keras.KerasTensor) or not {"logits", "predictions"} <= set(layers):
+        raise ValueError(f"model {model.name!r} is not an mmzoo classifier (one output from a "
+                         "'logits' Dense and a 'predictions' Activation layer); export the model "
+                         "itself, not with_modality_weights(model).")
+    activation = keras.activations.serialize(layers["predictions"].activation)
+    if activation == "softmax":
+        return "multiclass"
+    if activation == "sigmoid":
+        return "binary" if model.output.shape[-1] == 1 else "multilabel"
+    raise ValueError(f"model {model.name!r} ends in a {activation!r} activation; export needs "
+                     "probabilities: build it with classifier_activation='auto' (softmax or sigmoid).")
+
+
+def _check_class_names(model, task, class_names) -> list[str]:
+    count = 2 if task == "binary" else model.output.shape[-1]
+    if class_names is None:
+        return [str(i) for i in range(count)]
+    class_names = [str(name) for name in class_names]
+    if len(class_names) != count:
+        raise ValueError(f"class_names has {len(class_names)} names but the {task} model "
+                         f"{model.name!r} needs {count} (one per class).")
+    return class_names
+
+
+def _check_preprocessor(model, preprocessor) -> None:
+    if not isinstance(preprocessor, Preprocessor):
+        raise ValueError("export_saved_model needs preprocessor=, the mmzoo.preprocessing."
+                         f"Preprocessor the model was trained with (got {preprocessor!r}).")
+    model_shapes = {t.name: tuple(t.shape[1:]) for t in model.inputs if t.name in MODALITIES}
+    made_shapes = {m: spec.shape for m, spec in preprocessor.specs.items()}
+    if made_shapes != model_shapes:
+        raise ValueError(f"the preprocessor makes {made_shapes} but model {model.name!r} takes "
+                         f"{model_shapes}; pass the preprocessor built from the model's specs.")
+
+
+def _version(base_dir: pathlib.Path, version, overwrite) -> int:
+    existing = [int(p.name) for p in base_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    if version is None:
+        return max(existing, default=0) + 1
+    if not isinstance(version, int) or version < 1:
+        raise ValueError(f"version={version!r} is invalid: TF Serving versions are integers >= 1.")
+    if version in existing and not overwrite:
+        raise FileExistsError(f"{base_dir / str(version)} exists; pass another version, "
+                              "version=None for the next one, or overwrite=True to replace it.")
+    return version
+
+
+def _move_into_place(staging: pathlib.Path, target: pathlib.Path, overwrite: bool) -> None:
+    """Rename the complete SavedModel to its version folder (replacing the old one if asked)."""
+    retired = target.with_name(f".old-{staging.name}")
+    if overwrite and target.exists():
+        os.replace(target, retired)
+    try:
+        os.rename(staging, target)  # fails if another export wrote this version meanwhile
+    except OSError as error:
+        raise FileExistsError(f"{target} was written by someone else during this export; "
+                              "export again (the next version is free).") from error
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _write_warmup_requests(path: pathlib.Path, preprocessor: Preprocessor, model_name: str):
+    """TF Serving's warm-up file: a TFRecord of ``PredictionLog``s it replays on load.
+
+    Two requests: one example with every modality present, then (several modalities)
+    one example per modality with that modality absent.
+    """
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    samples = _sample_inputs(preprocessor)
+    modalities = preprocessor.modalities
+    batches = [{m: [samples[m]] for m in modalities}]
+    if len(modalities) > 1:
+        batches.append({m: [type(samples[m])() if m == absent else samples[m] for absent in modalities]
+                        for m in modalities})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for batch in batches:
+            request = predict_request(model_name, text=batch.get("text"),
+                                      image_bytes=batch.get("image"),
+                                      audio_bytes=batch.get("audio"))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def _sample_inputs(preprocessor: Preprocessor) -> dict:
+    """A short text, a grey PNG and a tone as WAV, shaped like the specs' inputs."""
+    samples = {"text": "warm up"} if "text" in preprocessor.specs else {}
+    if "image" in preprocessor.specs:
+        spec = preprocessor.specs["image"]
+        pixels = tf.fill((spec.height, spec.width, spec.channels), tf.constant(128, tf.uint8))
+        samples["image"] = tf.io.encode_png(pixels).numpy()
+    if "audio" in preprocessor.specs:
+        spec = preprocessor.specs["audio"]
+        tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(spec.num_samples) / spec.sample_rate)
+        samples["audio"] = tf.audio.encode_wav(tone[:, None].astype(np.float32),
+                                               spec.sample_rate).numpy()
+    return samples
