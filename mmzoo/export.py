@@ -39,6 +39,7 @@ from mmzoo.models import with_modality_weights
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.serving import DEFAULT_SIGNATURE, predict_request
 from mmzoo.specs import MODALITIES, presence_key
+from mmzoo.utils import current_umask
 
 PREPROCESSED_SIGNATURE = "preprocessed"
 TF_EXAMPLE_SIGNATURE = "tf_example"
@@ -76,7 +77,7 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
             under the function alias ``"tpu_func"`` for the Cloud TPU inference converter.
 
     Example:
-        >>> export_saved_model("gated_small_avmnist", "serving/avmnist")  # doctest: +SKIP
+        >>> export_saved_model("gated_lenet_avmnist", "serving/avmnist")  # doctest: +SKIP
         PosixPath('serving/avmnist/1')
     """
     if isinstance(model, (str, os.PathLike)):
@@ -93,6 +94,7 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
     version = _version(base_dir, version, overwrite)
     base_dir.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(dir=base_dir, prefix=f".tmp-{version}-"))
+    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700)
     try:
         module, signatures, options = _serving_module(model, preprocessor, task, class_names, tpu)
         tf.saved_model.save(module, str(staging), signatures=signatures, options=options)

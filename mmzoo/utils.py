@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 
 
 def check_options(target, options: dict, what: str) -> None:
@@ -24,3 +25,10 @@ def check_options(target, options: dict, what: str) -> None:
     if unknown:
         allowed = sorted(accepted - {"self", "spec", "args", "kwargs"})
         raise ValueError(f"{what} does not take {unknown}; the arguments it takes are {allowed}.")
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (reading it means setting it; it is restored at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -302,11 +302,13 @@ def from_arrays(labels, *, text=None, image=None, audio=None, audio_sample_rate:
 
 
 def from_tfds(dataset, split: str, *, features: dict[str, str], label: str = "label",
-              data_dir=None) -> Source:
+              data_dir=None, audio_sample_rate: int | None = None) -> Source:
     """A TFDS dataset (a name or a builder) with ``features`` mapping modalities to feature keys.
 
     Images are read as their encoded bytes and decoded by the same TF ops as files;
-    audio is read at the rate the dataset declares. Class names come from the label feature.
+    audio is read at the rate the dataset declares (a ``tfds.features.Audio``), or at
+    ``audio_sample_rate`` for a feature that declares none (a plain ``Tensor`` of samples).
+    Class names come from the label feature.
 
     Example:
         >>> source = from_tfds("mnist", "train", features={"image": "image"})  # doctest: +SKIP
@@ -322,6 +324,11 @@ def from_tfds(dataset, split: str, *, features: dict[str, str], label: str = "la
     for key in [*features.values(), label]:
         if key not in info:
             raise ValueError(f"{builder.name} has no feature {key!r}; its features are {list(info)}.")
+    if "audio" in features:
+        audio_sample_rate = getattr(info[features["audio"]], "sample_rate", None) or audio_sample_rate
+        if audio_sample_rate is None:
+            raise ValueError(f"{builder.name}'s feature {features['audio']!r} declares no sample "
+                             "rate; pass audio_sample_rate= (its rate in Hz).")
     decoders = {features["image"]: tfds.decode.SkipDecoding()} if "image" in features else None
     rows = builder.as_dataset(split=split, decoders=decoders)
     num_examples = builder.info.splits[split].num_examples
@@ -332,7 +339,7 @@ def from_tfds(dataset, split: str, *, features: dict[str, str], label: str = "la
             audio = example[features["audio"]]
             raw["audio"] = (tf.cast(audio, tf.float32) / 32768.0 if audio.dtype.is_integer
                             else tf.cast(audio, tf.float32))
-            raw[AUDIO_RATE_KEY] = tf.constant(info[features["audio"]].sample_rate, tf.int32)
+            raw[AUDIO_RATE_KEY] = tf.constant(audio_sample_rate, tf.int32)
         raw.update(label=tf.cast(example[label], tf.int32), index=index)
         return raw
 

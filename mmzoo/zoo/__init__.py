@@ -3,7 +3,7 @@
 Example:
     >>> import mmzoo
     >>> mmzoo.list_presets("*avmnist*")  # doctest: +SKIP
-    >>> model = mmzoo.from_preset("gated_small_avmnist", num_classes=5)  # doctest: +SKIP
+    >>> model = mmzoo.from_preset("gated_lenet_avmnist", num_classes=5)  # doctest: +SKIP
 """
 
 from mmzoo.zoo.fetch import ChecksumError, DownloadError, mmzoo_home

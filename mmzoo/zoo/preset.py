@@ -39,6 +39,7 @@ from mmzoo.finetuning import replace_head
 from mmzoo.models import TASKS
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.specs import MODALITIES
+from mmzoo.utils import current_umask
 from mmzoo.zoo.fetch import fetch_file, mmzoo_home, sha256_of, verify_file
 from mmzoo.zoo.registry import CHECKPOINTS_DIR, REQUIRED_FILES, is_registered, preset_entry
 
@@ -94,6 +95,7 @@ def save_to_preset(model: keras.Model, preset_dir, *, class_names, preprocessor=
     preset_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(dir=preset_dir.parent, prefix=f".{preset_dir.name}.",
                                             suffix=".part"))
+    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700)
     try:
         architecture = keras.saving.serialize_keras_object(model)
         architecture.pop("compile_config", None)  # a preset is architecture + weights
@@ -130,7 +132,7 @@ def from_preset(preset, num_classes=None, task=None, classifier_activation="auto
         keep_hidden_layers: keep the head's hidden Dense layers and replace only ``logits``.
 
     Example:
-        >>> model = mmzoo.from_preset("gated_small_avmnist", num_classes=5)  # doctest: +SKIP
+        >>> model = mmzoo.from_preset("gated_lenet_avmnist", num_classes=5)  # doctest: +SKIP
         >>> model.compile("adam", "sparse_categorical_crossentropy")  # doctest: +SKIP
     """
     folder = _resolve(preset)
@@ -148,7 +150,7 @@ def load_preprocessor(preset) -> Preprocessor:
     """The preset's :class:`~mmzoo.preprocessing.Preprocessor` (raw inputs to model inputs).
 
     Example:
-        >>> features = load_preprocessor("gated_small_avmnist")(raw_batch)  # doctest: +SKIP
+        >>> features = load_preprocessor("gated_lenet_avmnist")(raw_batch)  # doctest: +SKIP
     """
     folder = _resolve(preset)
     if PREPROCESSOR_FILE not in _read_metadata(folder)["files"]:
@@ -164,7 +166,7 @@ def preset_info(preset) -> dict:
     A registered preset answers from the registry, without downloading anything.
 
     Example:
-        >>> info = preset_info("gated_small_avmnist")  # doctest: +SKIP
+        >>> info = preset_info("gated_lenet_avmnist")  # doctest: +SKIP
         >>> info["class_names"]  # doctest: +SKIP
     """
     if is_registered(os.fspath(preset)):
@@ -180,8 +182,8 @@ def registry_entry(preset_dir, *, url=None, path=None) -> dict:
     under ``mmzoo/zoo/checkpoints``).
 
     Example:
-        >>> entry = registry_entry("build/gated_small_avmnist",  # doctest: +SKIP
-        ...                        url="https://example.org/mmzoo/gated_small_avmnist")
+        >>> entry = registry_entry("build/gated_lenet_avmnist",  # doctest: +SKIP
+        ...                        url="https://example.org/mmzoo/gated_lenet_avmnist")
     """
     preset_dir = pathlib.Path(preset_dir)
     metadata = _verified_folder_metadata(preset_dir)

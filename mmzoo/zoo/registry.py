@@ -10,7 +10,7 @@ its ``metadata.json``: dataset, metrics, license... readable before any download
 
 Example:
     >>> list_presets("*avmnist*")  # doctest: +SKIP
-    ['concat_small_avmnist', 'gated_small_avmnist']
+    ['concat_lenet_avmnist', 'gated_lenet_avmnist']
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import stat
 import subprocess
 import sys
 
@@ -75,6 +76,9 @@ def test_layout_is_what_tf_serving_watches(exports):
     assert (path / "saved_model.pb").is_file() and (path / "variables").is_dir()
     assert (path / "assets.extra" / "tf_serving_warmup_requests").is_file()
     assert sorted(p.name for p in path.parent.iterdir()) == ["1"]  # no temporary folder left
+    mask = os.umask(0)
+    os.umask(mask)  # a server running as another user can read it, as with any new folder
+    assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~mask
 
 
 def test_signatures_are_predict_with_documented_names(exports):

@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import os
+import stat
 
 import keras
 import numpy as np
@@ -57,6 +59,13 @@ def test_folder_layout_and_recorded_hashes(saved):
                                  for name in ("config.json", "model.weights.h5", "preprocessor.json")}
     assert metadata["parameter_count"] == sum(int(np.prod(w.shape)) for w in model.weights)
     assert list(folder.parent.iterdir()) == [folder]  # no staging folder left behind
+
+
+def test_a_saved_preset_folder_has_the_usual_permissions(saved):
+    """Staged in a private mkdtemp folder, it must not stay readable by its owner only."""
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(saved[1].stat().st_mode) == 0o777 & ~mask
 
 
 def test_a_new_num_classes_keeps_every_non_head_weight_bit_for_bit(saved):
@@ -168,7 +177,7 @@ def test_registered_names_are_listed_and_unknown_names_get_a_hint(saved):
     entry = registry_entry(saved[1], path="tiny")
     register_preset("tiny_demo", **entry)
     register_preset("other_demo", **entry)
-    assert list_presets() == ["other_demo", "tiny_demo"]
+    assert list_presets("*_demo") == ["other_demo", "tiny_demo"]
     assert list_presets("tiny*") == ["tiny_demo"]
     assert preset_info("tiny_demo")["class_names"] == CLASS_NAMES
     with pytest.raises(ValueError, match=r"already registered"):
