@@ -29,7 +29,6 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import tempfile
 
 import keras
 import numpy as np
@@ -39,7 +38,7 @@ from mmzoo.models import with_modality_weights
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.serving import DEFAULT_SIGNATURE, predict_request
 from mmzoo.specs import MODALITIES, presence_key
-from mmzoo.utils import current_umask
+from mmzoo.utils import publish_folder, staging_folder
 
 PREPROCESSED_SIGNATURE = "preprocessed"
 TF_EXAMPLE_SIGNATURE = "tf_example"
@@ -93,13 +92,12 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
     base_dir = pathlib.Path(base_dir)
     version = _version(base_dir, version, overwrite)
     base_dir.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(dir=base_dir, prefix=f".tmp-{version}-"))
-    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700)
+    staging = staging_folder(base_dir, prefix=f".tmp-{version}-")
     try:
         module, signatures, options = _serving_module(model, preprocessor, task, class_names, tpu)
         tf.saved_model.save(module, str(staging), signatures=signatures, options=options)
         _write_warmup_requests(staging / WARMUP_FILE, preprocessor, base_dir.name)
-        _move_into_place(staging, base_dir / str(version), overwrite)
+        publish_folder(staging, base_dir / str(version), replace=overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return base_dir / str(version)
@@ -246,19 +244,6 @@ def _version(base_dir: pathlib.Path, version, overwrite) -> int:
         raise FileExistsError(f"{base_dir / str(version)} exists; pass another version, "
                               "version=None for the next one, or overwrite=True to replace it.")
     return version
-
-
-def _move_into_place(staging: pathlib.Path, target: pathlib.Path, overwrite: bool) -> None:
-    """Rename the complete SavedModel to its version folder (replacing the old one if asked)."""
-    retired = target.with_name(f".old-{staging.name}")
-    if overwrite and target.exists():
-        os.replace(target, retired)
-    try:
-        os.rename(staging, target)  # fails if another export wrote this version meanwhile
-    except OSError as error:
-        raise FileExistsError(f"{target} was written by someone else during this export; "
-                              "export again (the next version is free).") from error
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def _write_warmup_requests(path: pathlib.Path, preprocessor: Preprocessor, model_name: str):

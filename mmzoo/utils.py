@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import pathlib
+import shutil
+import tempfile
 
 
 def check_options(target, options: dict, what: str) -> None:
@@ -32,3 +35,36 @@ def current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def staging_folder(parent, prefix: str) -> pathlib.Path:
+    """A new empty hidden-by-prefix folder in ``parent`` to write into before :func:`publish_folder`.
+
+    Unlike ``tempfile.mkdtemp``'s (mode 0700), it gets the permissions of any new
+    folder, so what is published is readable as usual (e.g. by a server's user).
+    """
+    staging = pathlib.Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+    staging.chmod(0o777 & ~current_umask())
+    return staging
+
+
+def publish_folder(staging: pathlib.Path, target: pathlib.Path, *, replace: bool) -> None:
+    """Rename the complete ``staging`` folder to ``target`` in one step.
+
+    Readers never see a half-written ``target``. With ``replace``, an existing
+    ``target`` is swapped out first and removed afterwards; a ``target`` that
+    appears meanwhile (another writer) raises FileExistsError, never a mix.
+
+    Example:
+        >>> staging = staging_folder("exports", ".tmp-")  # doctest: +SKIP
+        >>> publish_folder(staging, pathlib.Path("exports/1"), replace=False)  # doctest: +SKIP
+    """
+    retired = target.with_name(f".old-{staging.name}")
+    if replace and target.exists():
+        os.replace(target, retired)
+    try:
+        os.rename(staging, target)  # fails if a non-empty target appeared meanwhile
+    except OSError as error:
+        raise FileExistsError(f"{target} was written by someone else meanwhile; write it again "
+                              "(for an export, the next version is free).") from error
+    shutil.rmtree(retired, ignore_errors=True)

@@ -29,7 +29,6 @@ import json
 import os
 import pathlib
 import shutil
-import tempfile
 import urllib.parse
 
 import keras
@@ -39,7 +38,7 @@ from mmzoo.finetuning import replace_head
 from mmzoo.models import TASKS
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.specs import MODALITIES
-from mmzoo.utils import current_umask
+from mmzoo.utils import publish_folder, staging_folder
 from mmzoo.zoo.fetch import fetch_file, mmzoo_home, sha256_of, verify_file
 from mmzoo.zoo.registry import CHECKPOINTS_DIR, REQUIRED_FILES, is_registered, preset_entry
 
@@ -93,9 +92,7 @@ def save_to_preset(model: keras.Model, preset_dir, *, class_names, preprocessor=
                               "overwrite=True to replace it.")
 
     preset_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(dir=preset_dir.parent, prefix=f".{preset_dir.name}.",
-                                            suffix=".part"))
-    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private (0700)
+    staging = staging_folder(preset_dir.parent, prefix=f".{preset_dir.name}.")
     try:
         architecture = keras.saving.serialize_keras_object(model)
         architecture.pop("compile_config", None)  # a preset is architecture + weights
@@ -108,7 +105,7 @@ def save_to_preset(model: keras.Model, preset_dir, *, class_names, preprocessor=
             "name": preset_dir.name, **metadata, "class_names": class_names, "task": task,
             "parameter_count": model.count_params(), "mmzoo_version": __version__,
             "keras_version": keras.__version__, "files": files})
-        _move_into_place(staging, preset_dir)
+        publish_folder(staging, preset_dir, replace=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return preset_dir
@@ -283,16 +280,6 @@ def _write_json(path: pathlib.Path, content: dict) -> None:
     with open(path, "w", encoding="utf-8") as file:
         json.dump(content, file, indent=2)
         file.write("\n")
-
-
-def _move_into_place(staging: pathlib.Path, preset_dir: pathlib.Path) -> None:
-    if not preset_dir.exists():
-        os.replace(staging, preset_dir)
-        return
-    replaced = staging.with_suffix(".replaced")
-    os.replace(preset_dir, replaced)
-    os.replace(staging, preset_dir)
-    shutil.rmtree(replaced)
 
 
 def _infer_task(model: keras.Model) -> str:
