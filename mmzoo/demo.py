@@ -7,6 +7,7 @@ modality. Later versions of the demo use the zoo's real data and checkpoints.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 
 import mmzoo
@@ -38,6 +39,7 @@ def learnable_sample(model, size, seed=0):
 
 
 def main():
+    keras.utils.set_random_seed(0)  # the same numbers on every run
     print(f"mmzoo {mmzoo.__version__}: {len(mmzoo.list_models())} architectures, "
           f"fusions {mmzoo.list_fusions()}")
     model = mmzoo.create_model("attention_tiny", num_classes=CLASSES)
