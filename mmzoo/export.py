@@ -34,10 +34,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from mmzoo.models import with_modality_weights
+from mmzoo.models import task_of, with_modality_weights
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.serving import DEFAULT_SIGNATURE, predict_request
-from mmzoo.specs import MODALITIES, presence_key
+from mmzoo.specs import presence_key
 from mmzoo.utils import publish_folder, staging_folder
 
 PREPROCESSED_SIGNATURE = "preprocessed"
@@ -203,13 +203,13 @@ def _task(model: keras.Model) -> str:
         raise ValueError(f"model {model.name!r} is not an mmzoo classifier (one output from a "
                          "'logits' Dense and a 'predictions' Activation layer); export the model "
                          "itself, not with_modality_weights(model).")
-    activation = keras.activations.serialize(layers["predictions"].activation)
-    if activation == "softmax":
-        return "multiclass"
-    if activation == "sigmoid":
-        return "binary" if model.output.shape[-1] == 1 else "multilabel"
-    raise ValueError(f"model {model.name!r} ends in a {activation!r} activation; export needs "
-                     "probabilities: build it with classifier_activation='auto' (softmax or sigmoid).")
+    task = task_of(model)
+    if task is None:
+        activation = keras.activations.serialize(layers["predictions"].activation)
+        raise ValueError(f"model {model.name!r} ends in a {activation!r} activation; export needs "
+                         "probabilities: build it with classifier_activation='auto' (softmax or "
+                         "sigmoid).")
+    return task
 
 
 def _check_class_names(model, task, class_names) -> list[str]:
@@ -227,11 +227,7 @@ def _check_preprocessor(model, preprocessor) -> None:
     if not isinstance(preprocessor, Preprocessor):
         raise ValueError("export_saved_model needs preprocessor=, the mmzoo.preprocessing."
                          f"Preprocessor the model was trained with (got {preprocessor!r}).")
-    model_shapes = {t.name: tuple(t.shape[1:]) for t in model.inputs if t.name in MODALITIES}
-    made_shapes = {m: spec.shape for m, spec in preprocessor.specs.items()}
-    if made_shapes != model_shapes:
-        raise ValueError(f"the preprocessor makes {made_shapes} but model {model.name!r} takes "
-                         f"{model_shapes}; pass the preprocessor built from the model's specs.")
+    preprocessor.check_matches(model)
 
 
 def _version(base_dir: pathlib.Path, version, overwrite) -> int:

@@ -75,6 +75,22 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
     return keras.Model({**inputs, **flags}, x, name=name)
 
 
+def task_of(model: keras.Model) -> str | None:
+    """The task a classifier's ``predictions`` activation implies, or None (logits, other).
+
+    softmax: ``"multiclass"``; sigmoid: ``"binary"`` with one unit, else ``"multilabel"``.
+    """
+    layers = {layer.name: layer for layer in model.layers}
+    if "predictions" not in layers:
+        return None
+    activation = keras.activations.serialize(layers["predictions"].activation)
+    if activation == "softmax":
+        return "multiclass"
+    if activation == "sigmoid":
+        return "binary" if model.output.shape[-1] == 1 else "multilabel"
+    return None
+
+
 def with_modality_weights(model: keras.Model) -> keras.Model:
     """The same model (shared weights) returning ``{"predictions", "modality_weights"}``.
 

@@ -55,6 +55,14 @@ class Preprocessor(keras.layers.Layer):
         specs = dict(self.specs, text=adapt_text_spec(self.specs["text"], texts))
         return Preprocessor(**specs, name=self.name)
 
+    def check_matches(self, model) -> None:
+        """Raise a ValueError unless this preprocessor makes exactly ``model``'s modality inputs."""
+        model_shapes = {t.name: tuple(t.shape[1:]) for t in model.inputs if t.name in MODALITIES}
+        made_shapes = {m: spec.shape for m, spec in self.specs.items()}
+        if made_shapes != model_shapes:
+            raise ValueError(f"the preprocessor makes {made_shapes} but model {model.name!r} takes "
+                             f"{model_shapes}; use the preprocessor built from the model's specs.")
+
     def preprocess_example(self, raw: dict) -> dict:
         """One example's raw inputs (scalars) to its features, presence flags included."""
         features = {}

@@ -35,9 +35,8 @@ import keras
 
 from mmzoo import __version__
 from mmzoo.finetuning import replace_head
-from mmzoo.models import TASKS
+from mmzoo.models import TASKS, task_of
 from mmzoo.preprocessing import Preprocessor
-from mmzoo.specs import MODALITIES
 from mmzoo.utils import publish_folder, staging_folder
 from mmzoo.zoo.fetch import fetch_file, mmzoo_home, sha256_of, verify_file
 from mmzoo.zoo.registry import CHECKPOINTS_DIR, REQUIRED_FILES, is_registered, preset_entry
@@ -283,15 +282,11 @@ def _write_json(path: pathlib.Path, content: dict) -> None:
 
 
 def _infer_task(model: keras.Model) -> str:
-    layers = {layer.name: layer for layer in model.layers}
-    activation = (keras.activations.serialize(layers["predictions"].activation)
-                  if "predictions" in layers else None)
-    if activation == "softmax":
-        return "multiclass"
-    if activation == "sigmoid":
-        return "binary" if model.output.shape[-1] == 1 else "multilabel"
-    raise ValueError(f"cannot tell the task of model {model.name!r} from its final activation "
-                     f"({activation}); pass task= one of {list(TASKS)}.")
+    task = task_of(model)
+    if task is None:
+        raise ValueError(f"cannot tell the task of model {model.name!r} from its final activation "
+                         f"(logits or none); pass task= one of {list(TASKS)}.")
+    return task
 
 
 def _check_outputs(model: keras.Model, class_names: list[str], task: str) -> None:
@@ -307,11 +302,7 @@ def _check_outputs(model: keras.Model, class_names: list[str], task: str) -> Non
 
 
 def _check_preprocessor(model: keras.Model, preprocessor: Preprocessor) -> None:
-    model_shapes = {t.name: tuple(t.shape[1:]) for t in model.inputs if t.name in MODALITIES}
-    made_shapes = {m: spec.shape for m, spec in preprocessor.specs.items()}
-    if made_shapes != model_shapes:
-        raise ValueError(f"the preprocessor makes {made_shapes} but model {model.name!r} takes "
-                         f"{model_shapes}; save the preprocessor built from the model's specs.")
+    preprocessor.check_matches(model)
     text = preprocessor.specs.get("text")
     if text is not None and text.vocabulary is None:
         raise ValueError("the preprocessor's TextSpec has no vocabulary: adapt it on the training "

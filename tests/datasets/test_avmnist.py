@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tests.datasets.prepared import build, read_splits, record_bytes
+from tests.datasets.prepared import build, record_bytes
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
+DATASET = "avmnist"
 
 TAKES = {"train": range(10, 50), "validation": range(5, 10), "test": range(0, 5)}
 
@@ -32,16 +33,6 @@ def read_wav(path) -> np.ndarray:
 
 def take_of(name: str) -> int:
     return int(name.removesuffix(".wav").split("_")[2])
-
-
-@pytest.fixture(scope="module")
-def builder(tmp_path_factory, data_dir):
-    return build(tmp_path_factory, "avmnist")
-
-
-@pytest.fixture(scope="module")
-def splits(builder):
-    return read_splits(builder)
 
 
 @pytest.fixture(scope="module")

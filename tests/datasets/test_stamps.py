@@ -10,19 +10,10 @@ import pytest
 import soundfile
 from scipy import signal
 
-from tests.datasets.prepared import build, read_splits, record_bytes
+from tests.datasets.prepared import build, record_bytes
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def builder(tmp_path_factory, data_dir):
-    return build(tmp_path_factory, "stamps")
-
-
-@pytest.fixture(scope="module")
-def splits(builder):
-    return read_splits(builder)
+DATASET = "stamps"
 
 
 @pytest.fixture(scope="module")
