@@ -49,7 +49,7 @@ def fit(model, train_data, preprocessor, learning_rate=1e-3):
     model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     batches = make_dataset(train_data, preprocessor, BATCH_SIZE, shuffle=True, cache=True,
-                           check_files=False, seed=SEED)
+                           seed=SEED)
     model.fit(batches, epochs=EPOCHS, verbose=0)
     return model
 

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
-from mmzoo.data import PreparedData, Source, check, make_dataset
+from mmzoo.data import PreparedData, Source, make_dataset
 from mmzoo.distribute import STRATEGIES, get_strategy, is_chief, use_data_service
 from mmzoo.models import create_model
 
@@ -76,6 +76,8 @@ class TrainConfig:
             ``{class_id: weight}``; applied as per-example sample weights.
         shuffle: shuffle the training data (for sources and prepared data).
         augment: augment training images (for sources and prepared data).
+        on_error: bad files in a source: ``"raise"`` stops with an error naming the row,
+            the file and the reason; ``"skip"`` skips them and logs a summary each epoch.
         data_service: a tf.data service dispatcher address (``"grpc://host:port"``):
             the training pipeline runs on its workers.
         verbose: Keras ``fit`` verbosity (0, 1 or 2).
@@ -106,6 +108,7 @@ class TrainConfig:
     class_weight: str | dict[int, float] | None = None
     shuffle: bool = True
     augment: bool = False
+    on_error: str = "raise"
     data_service: str | None = None
     verbose: int = 2
 
@@ -132,6 +135,8 @@ class TrainConfig:
         _require(not self.deterministic or _is_int(self.seed), "seed", self.seed,
                  "deterministic=True needs an integer seed")
         _require(self.verbose in (0, 1, 2), "verbose", self.verbose, "use 0, 1 or 2")
+        _require(self.on_error in ("raise", "skip"), "on_error", self.on_error,
+                 "use 'raise' or 'skip'")
         if isinstance(self.class_weight, dict):
             _require(all(_is_int(k) and k >= 0 and isinstance(w, int | float) and w >= 0
                          for k, w in self.class_weight.items()), "class_weight",
@@ -244,7 +249,7 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
     if config.class_weight is not None:
         weights = config.class_weight
         if weights == "balanced":
-            weights = balanced_class_weights(_labels(train_fn), model.output.shape[-1])
+            weights = balanced_class_weights(_labels(train_fn, train_data), model.output.shape[-1])
         train_fn = _with_sample_weights(train_fn, weights, model.output.shape[-1])
     steps = config.steps_per_epoch or _count_batches(train_fn, train_data, config, "steps_per_epoch")
     train_batches = strategy.distribute_datasets_from_function(
@@ -462,11 +467,9 @@ def _dataset_fn(data, preprocessor, config: TrainConfig, training: bool) -> Data
         if preprocessor is None:
             raise ValueError(f"train() got a {type(data).__name__} but no preprocessor=; pass the "
                              "Preprocessor whose specs match the model.")
-        if isinstance(data, Source):
-            data, _ = check(data, preprocessor)  # decode every file once, not per pipeline
         return lambda context: make_dataset(
             data, preprocessor, config.batch_size, shuffle=training and config.shuffle,
-            augment=training and config.augment, check_files=False, input_context=context,
+            augment=training and config.augment, on_error=config.on_error, input_context=context,
             seed=config.seed)
     if callable(data) and not isinstance(data, tf.data.Dataset):
         return data
@@ -489,6 +492,8 @@ def _count_batches(dataset_fn: DatasetFn, data, config: TrainConfig, field: str)
     batches = int(dataset_fn(tf.distribute.InputContext()).cardinality())
     if batches < 0 and isinstance(data, PreparedData):
         batches = data.num_examples // config.batch_size
+    elif batches < 0 and isinstance(data, Source):  # bad rows, if any, are found while training
+        batches = len(data.origins) // config.batch_size
     if batches < 1:
         raise ValueError(f"cannot count the batches of an epoch (the dataset's cardinality is "
                          f"{'infinite' if batches == tf.data.INFINITE_CARDINALITY else 'unknown' if batches < 0 else 0}); "
@@ -496,8 +501,10 @@ def _count_batches(dataset_fn: DatasetFn, data, config: TrainConfig, field: str)
     return batches
 
 
-def _labels(dataset_fn: DatasetFn) -> np.ndarray:
+def _labels(dataset_fn: DatasetFn, data) -> np.ndarray:
     """Every label of one pass over the data (to balance class weights)."""
+    if isinstance(data, Source):  # the rows have them: nothing to decode
+        return np.asarray([row["label"] for row in data.rows.as_numpy_iterator()])
     dataset = dataset_fn(tf.distribute.InputContext()).map(lambda features, labels: labels)
     return np.concatenate([np.asarray(labels) for labels in dataset])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import tensorflow as tf
 import tqdm
@@ -11,9 +12,8 @@ from mmzoo.data.errors import BadDataReport, Problem, check_on_error, handle, lo
 from mmzoo.data.sources import INDEX_KEY, Source
 
 
-def decoded(source: Source, preprocessor, deterministic: bool = True,
-            raw_text: bool = False) -> tf.data.Dataset:
-    """``source``'s rows loaded and preprocessed in parallel: ``(features, label, index)``.
+def decode_function(source: Source, preprocessor, raw_text: bool = False):
+    """``row -> (features, label)``: one row of ``source`` loaded and preprocessed.
 
     With ``raw_text``, ``features["text"]`` is the string rather than token ids.
     """
@@ -21,16 +21,23 @@ def decoded(source: Source, preprocessor, deterministic: bool = True,
         features = preprocessor.preprocess_example(source.load(row, preprocessor.specs))
         if raw_text and "text" in features:
             features["text"] = row.get("text", tf.constant(""))
-        return features, row["label"], row[INDEX_KEY]
+        return features, row["label"]
 
-    return source.rows.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
-                           deterministic=deterministic)
+    return decode
 
 
-def _diagnose(source: Source, preprocessor, index: int) -> Problem:
-    """Why row ``index`` fails: preprocess each modality alone, eagerly, and keep TF's message."""
-    row = next(iter(source.rows.skip(index).take(1)))
-    origin = source.origins[index]
+def decoded(source: Source, preprocessor, raw_text: bool = False) -> tf.data.Dataset:
+    """``source``'s rows loaded and preprocessed in parallel, in order: ``(features, label, index)``."""
+    decode = decode_function(source, preprocessor, raw_text)
+    return source.rows.map(lambda row: (*decode(row), row[INDEX_KEY]),
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _diagnose(source: Source, preprocessor, position: int) -> Problem:
+    """Why the row at ``position`` of ``source.rows`` fails: preprocess each modality alone,
+    eagerly, and keep TF's message."""
+    row = next(iter(source.rows.skip(position).take(1)))
+    origin = source.origins[int(row[INDEX_KEY])]
     for modality in preprocessor.modalities:
         if modality not in row:
             continue
@@ -38,11 +45,85 @@ def _diagnose(source: Source, preprocessor, index: int) -> Problem:
         try:
             preprocessor.preprocess_example(source.load(alone, preprocessor.specs))
         except (tf.errors.OpError, ValueError) as error:
-            message = getattr(error, "message", str(error)).strip().splitlines()[0]
+            message = _op_message(getattr(error, "message", str(error)))
             value = row[modality]
             path = value.numpy().decode() if value.dtype == tf.string and modality != "text" else ""
             return Problem(origin, path, f"cannot decode the {modality}: {message}")
     return Problem(origin, "", "it cannot be preprocessed")
+
+
+def _op_message(message: str) -> str:
+    """TF's error message without the graph node and op decorations around it."""
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message.strip().splitlines()[0])
+    return re.sub(r"\s*\[Op:\w+\].*$", "", message).strip()
+
+
+class _PassMonitor:
+    """The Python side of :func:`decoded_in_one_pass`: names the rows a pass dropped,
+    raises or counts them, and logs the pass's summary."""
+
+    def __init__(self, source: Source, preprocessor, on_error: str, report: BadDataReport,
+                 description: str):
+        self.source, self.preprocessor, self.on_error = source, preprocessor, on_error
+        self.report, self.description = report, description
+        self.scan_problems = list(source.problems)
+
+    def dropped(self, start, stop) -> int:
+        for position in range(int(start), int(stop)):
+            handle(_diagnose(self.source, self.preprocessor, position), self.on_error, self.report)
+        return 0
+
+    def end_of_pass(self) -> int:
+        (logger.warning if self.report.skipped else logger.info)(
+            "%s: %s", self.description, self.report.summary())
+        self.report.skipped = list(self.scan_problems)  # the next pass counts afresh
+        return 0
+
+
+def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
+                        report: BadDataReport | None = None,
+                        description: str = "make_dataset pass") -> tf.data.Dataset:
+    """``(features, label)`` of every row that decodes, finding bad rows in the same pass.
+
+    Rows are decoded in parallel (in order) and those that fail are dropped; the gap
+    each one leaves in the row positions is noticed as the pass goes, and the row is then
+    named with its reason (decoded alone, in Python: only bad rows cost this). With
+    ``on_error="raise"`` the pass stops there with that :class:`~mmzoo.data.DataError`
+    (raised by the iterator as a ``tf.errors.InvalidArgumentError`` carrying its message);
+    with ``"skip"`` it goes on, counts, and logs a summary at the end of each pass into
+    ``report``. Problems found when the source was scanned (missing files, unknown
+    labels) are raised here at once, or counted in every pass.
+    """
+    check_on_error(on_error)
+    report = report if report is not None else BadDataReport()
+    report.total = len(source.origins) + len(source.problems)
+    for problem in source.problems:
+        handle(problem, on_error, report)
+    monitor = _PassMonitor(source, preprocessor, on_error, report, description)
+    rows = int(source.rows.cardinality())
+    if rows < 0:  # unknown length: count once (rows are paths and strings, cheap)
+        rows = int(source.rows.reduce(0, lambda count, _: count + 1))
+    decode = decode_function(source, preprocessor)
+    elements = source.rows.enumerate().map(
+        lambda position, row: (*decode(row), position), num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True).ignore_errors()
+    end = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype),
+                                elements.element_spec[:2]) + (tf.constant(-1, tf.int64),)
+    elements = elements.concatenate(tf.data.Dataset.from_tensors(end))
+
+    def notice_gaps(expected, element):
+        features, label, position = element
+        at_end = position < 0
+        reached = tf.where(at_end, tf.constant(rows, tf.int64), position)
+        dropped = tf.cond(reached > expected, lambda: tf.py_function(
+            monitor.dropped, [expected, reached], tf.int64), lambda: tf.constant(0, tf.int64))
+        ended = tf.cond(at_end, lambda: tf.py_function(monitor.end_of_pass, [], tf.int64),
+                        lambda: tf.constant(0, tf.int64))
+        return reached + 1 + dropped + ended, (features, label, at_end)
+
+    return (elements.scan(tf.constant(0, tf.int64), notice_gaps)
+            .filter(lambda features, label, at_end: ~at_end)
+            .map(lambda features, label, at_end: (features, label)))
 
 
 def scan(source: Source, preprocessor, on_error: str = "raise", description: str = "checking",

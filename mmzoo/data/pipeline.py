@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from mmzoo.data.checking import check, decoded
-from mmzoo.data.errors import check_on_error
+from mmzoo.data.checking import decoded_in_one_pass
+from mmzoo.data.errors import BadDataReport, check_on_error
 from mmzoo.data.prepare import PreparedData
 from mmzoo.data.sources import Source
 from mmzoo.preprocessing.image import augment_image
@@ -16,9 +16,9 @@ AUTOTUNE = tf.data.AUTOTUNE
 
 def make_dataset(data: Source | PreparedData, preprocessor, batch_size: int, *,
                  shuffle: bool = False, augment: bool = False, cache: bool | str = False,
-                 on_error: str = "raise", check_files: bool = True, input_context=None,
-                 shuffle_buffer: int = 1024, drop_remainder: bool = True, seed: int | None = None
-                 ) -> tf.data.Dataset:
+                 on_error: str = "raise", report: BadDataReport | None = None,
+                 input_context=None, shuffle_buffer: int = 1024, drop_remainder: bool = True,
+                 seed: int | None = None) -> tf.data.Dataset:
     """Batches of ``(features, label)`` whose keys and shapes are the model's inputs.
 
     Args:
@@ -30,9 +30,11 @@ def make_dataset(data: Source | PreparedData, preprocessor, batch_size: int, *,
         shuffle: shuffle examples (for training).
         augment: augment images (random flips and shifts; for training).
         cache: cache decoded examples in memory (True) or in a file (a path).
-        on_error: ``"raise"`` or ``"skip"`` for bad files of a Source (see
-            :func:`~mmzoo.data.check`); a prepared folder is clean already.
-        check_files: for a Source, decode every file once first to find bad ones.
+        on_error: ``"raise"`` or ``"skip"`` for bad examples of a Source, found while
+            decoding, in the same pass (see :func:`~mmzoo.data.checking.decoded_in_one_pass`):
+            raise names the row, the file and the reason; skip counts and logs a summary at
+            the end of each pass. A prepared folder is clean already.
+        report: a :class:`~mmzoo.data.BadDataReport` that each pass over a Source fills.
         input_context: a ``tf.distribute.InputContext`` (from
             ``strategy.distribute_datasets_from_function``): shards the input per worker.
         drop_remainder: keep batch shapes static (needed on TPU).
@@ -52,14 +54,11 @@ def make_dataset(data: Source | PreparedData, preprocessor, batch_size: int, *,
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
         dataset = dataset.map(_parser(data, preprocessor), num_parallel_calls=AUTOTUNE)
     else:
-        if check_files:
-            data, _ = check(data, preprocessor, on_error)
         rows = data.rows
         if input_context is not None:
             rows = rows.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         source = Source(**{**data.__dict__, "rows": rows})
-        dataset = decoded(source, preprocessor, deterministic=not shuffle).map(
-            lambda features, label, index: (features, label))
+        dataset = decoded_in_one_pass(source, preprocessor, on_error, report)
         dataset = _cache_and_shuffle(dataset, cache, shuffle, shuffle_buffer, seed)
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     if augment and "image" in preprocessor.specs:

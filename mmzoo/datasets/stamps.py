@@ -88,17 +88,32 @@ def load_audio(path: pathlib.Path) -> np.ndarray:
     return np.rint(np.clip(wave, -1.0, 32767 / 32768) * 32768).astype(np.int16)
 
 
+def stamp_files(stamps_dir: pathlib.Path, stamp_id: str) -> dict[str, pathlib.Path]:
+    """The files of one stamp (any but the drawing may be missing).
+
+    Example:
+        >>> stamp_files(pathlib.Path("stamps"), "animals/frog")["narration"].name
+        'frog_desc_fr.ogg'
+    """
+    base = stamps_dir / stamp_id
+    return {"drawing": base.with_suffix(".png"), "description": base.with_suffix(".txt"),
+            "narration": base.with_name(f"{base.name}_desc_fr.ogg"),
+            "sound_effect": base.with_suffix(".ogg")}
+
+
+def read_description(path: pathlib.Path) -> str:
+    """The English description (line 1 of the ``.txt``); "" when the file is missing."""
+    return path.read_text(encoding="utf-8").split("\n", 1)[0].strip() if path.exists() else ""
+
+
 def load_stamp(stamps_dir: pathlib.Path, stamp_id: str) -> dict:
     """The example of one stamp (see the module docstring for its features)."""
-    base = stamps_dir / stamp_id
-    description = base.with_suffix(".txt")
-    narration = base.with_name(f"{base.name}_desc_fr.ogg")
-    sound_effect = base.with_suffix(".ogg")
-    text = description.read_text(encoding="utf-8").split("\n", 1)[0].strip() \
-        if description.exists() else ""
+    files = stamp_files(stamps_dir, stamp_id)
+    description, narration, sound_effect = (
+        files["description"], files["narration"], files["sound_effect"])
     return {
-        "image": base.with_suffix(".png"),
-        "text": text,
+        "image": files["drawing"],
+        "text": read_description(description),
         "audio": load_audio(narration),
         "sound_effect": load_audio(sound_effect),
         "label": stamp_id.split("/", 1)[0],

@@ -1,6 +1,18 @@
-import pytest
+import logging
 
-from mmzoo.data import DataError, check, from_folder, from_manifest, make_dataset, prepare
+import pytest
+import tensorflow as tf
+
+from mmzoo.data import (
+    BadDataReport,
+    DataError,
+    check,
+    from_folder,
+    from_manifest,
+    make_dataset,
+    prepare,
+)
+from mmzoo.data.sources import INDEX_KEY
 from tests.data.conftest import ROWS, write_manifest
 from tests.data_files import tone, write_audio
 
@@ -69,9 +81,75 @@ def test_skip_counts_and_keeps_the_good_examples(tiny, preprocessor, case):
     assert [p.origin for p in report.skipped] == ["manifest.csv row 4"]
     assert reason in report.skipped[0].reason
     assert report.summary().startswith("skipped 1 of 4 examples")
-    labels = [int(label) for _, label in make_dataset(clean, preprocessor, 1, check_files=False)
+    labels = [int(label) for _, label in make_dataset(clean, preprocessor, 1)
               .unbatch().as_numpy_iterator()]
     assert labels == [0, 1, 0]
+
+
+DECODE_CASES = [corrupt_image, truncated_wav, empty_wav, corrupt_ogg]
+
+
+def labels_of(dataset):
+    return [int(label) for _, labels in dataset for label in labels.numpy()]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+def test_pipeline_raise_names_the_row_the_file_and_the_reason(tiny, preprocessor, case):
+    source, name, reason = manifest_with(tiny, case)
+    with pytest.raises((DataError, tf.errors.InvalidArgumentError)) as error:
+        labels_of(make_dataset(source, preprocessor, 1, on_error="raise"))
+    message = str(error.value)
+    assert "manifest.csv row 4" in message and name in message and reason in message
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
+def test_pipeline_skip_counts_and_summarizes_each_pass(tiny, preprocessor, case, caplog):
+    source, _, reason = manifest_with(tiny, case)
+    report = BadDataReport()
+    with caplog.at_level(logging.INFO, logger="mmzoo.data"):
+        dataset = make_dataset(source, preprocessor, 1, on_error="skip", report=report)
+        for _ in range(2):  # every pass (epoch) counts the bad row and logs its summary
+            before = len(caplog.records)
+            assert labels_of(dataset) == [0, 1, 0]
+            summaries = [r.getMessage() for r in caplog.records[before:]
+                         if "skipped 1 of 4 examples" in r.getMessage()]
+            assert len(summaries) == 1
+    assert any("manifest.csv row 4" in r.getMessage() and reason in r.getMessage()
+               for r in caplog.records)
+
+
+def test_pipeline_finds_bad_rows_anywhere_and_with_shuffling(tiny, preprocessor):
+    corrupt_image(tiny)
+    bad = ("A cat.", "bad.png", "", "animals")
+    source = from_manifest(write_manifest(tiny, [bad, *ROWS, bad, bad], ".csv"),
+                           class_names=["animals", "food"])
+    report = BadDataReport()
+    labels = labels_of(make_dataset(source, preprocessor, 1, on_error="skip", report=report,
+                                    shuffle=True, seed=3))
+    assert sorted(labels) == [0, 0, 1]
+    # the report is reset after the pass's summary: one more pass to read it mid-way
+    dataset = make_dataset(source, preprocessor, 1, on_error="skip", report=report)
+    iterator = iter(dataset)
+    next(iterator), next(iterator), next(iterator)
+    assert [p.origin for p in report.skipped] == ["manifest.csv row 1"]
+
+
+def test_pipeline_decodes_each_good_row_once(tiny, preprocessor):
+    """One pass, not a checking pass and then a training pass: only bad rows are read twice."""
+    source, _, _ = manifest_with(tiny, corrupt_image)
+    calls = []
+
+    def counting_load(row, specs):
+        counted = tf.py_function(lambda index: calls.append(int(index)) or 0, [row[INDEX_KEY]],
+                                 tf.int64)
+        with tf.control_dependencies([counted]):
+            return {k: tf.identity(v) for k, v in load(row, specs).items()}
+
+    load = source.load
+    source.load = counting_load
+    assert labels_of(make_dataset(source, preprocessor, 1, on_error="skip")) == [0, 1, 0]
+    assert [calls.count(index) for index in range(3)] == [1, 1, 1]
+    assert calls.count(3) >= 2  # the bad row: in the pass, then alone to name the reason
 
 
 def test_prepare_skips_bad_files_and_summarizes(tiny, preprocessor):

@@ -18,7 +18,7 @@ from tests.data_files import pattern
 
 def examples(source, preprocessor):
     """All (features, label) of a source, unbatched, in order."""
-    dataset = make_dataset(source, preprocessor, batch_size=1, check_files=False).unbatch()
+    dataset = make_dataset(source, preprocessor, batch_size=1).unbatch()
     return list(dataset.as_numpy_iterator())
 
 

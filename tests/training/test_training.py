@@ -134,6 +134,27 @@ def test_sources_train_into_the_documented_layout(tmp_path):
     assert not list(run.rglob(".partial-*"))
 
 
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_a_bad_file_stops_training_with_its_name_or_is_skipped(tmp_path, on_error):
+    from mmzoo.data import from_rows
+    from tests.data_files import pattern, write_image
+
+    rows = [{"image": str(write_image(tmp_path / f"{i}.png", pattern(16, 16, 1, seed=i))),
+             "label": i % 2} for i in range(12)]
+    (tmp_path / "5.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    source = from_rows(rows, [f"row {i}" for i in range(12)], class_names=["a", "b"])
+    image = mmzoo.ImageSpec(16, 16, 1)
+    run = lambda: train("concat_tiny", source, quiet_config(tmp_path, epochs=2, batch_size=4,
+                                                            on_error=on_error),
+                        preprocessor=Preprocessor(image=image),
+                        model_options={"modalities": ("image",), "image": image, "num_classes": 2})
+    if on_error == "raise":
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"row 5 \(.*5.png\): cannot decode the image"):
+            run()
+    else:
+        assert len(run().history["loss"]) == 2
+
+
 def from_arrays_batches(source, image, audio):
     from mmzoo.data import make_dataset
 

@@ -134,7 +134,7 @@ def evaluation_dataset(data_source, pre, batch_size: int = 256):
     """Every example of ``data_source`` in order, batched for evaluation (no remainder dropped)."""
     from mmzoo.data import make_dataset
 
-    return make_dataset(data_source, pre, batch_size, check_files=False, drop_remainder=False)
+    return make_dataset(data_source, pre, batch_size, drop_remainder=False)
 
 
 def train_one(recipe: dict, builder, modalities, run_dir: pathlib.Path) -> dict:
