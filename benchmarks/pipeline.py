@@ -6,7 +6,8 @@ resamples the whole narration (as ``mmzoo/datasets/stamps.py`` does) before the 
 cut, and a Python dict tokenizes the text. A second naive row passes librosa
 ``duration=`` so that only the clip is decoded, for reference. All produce the same
 features. The raw-file row runs ``make_dataset(source)`` for one epoch, as training does
-(bad files found in the same pass: no separate checking pass).
+(bad files found in the same pass: no separate checking pass). Each rate is the median
+of three epochs taken in turn (naive, naive clip only, raw, prepared, and again).
 
 Run: ``python -m benchmarks.pipeline`` (needs $MMZOO_DATA_DIR/stamps or ../shared/data/stamps).
 """
@@ -29,6 +30,7 @@ IMAGE = ImageSpec(64, 64, 3)
 AUDIO = AudioSpec(16000, 1.0)
 BATCH_SIZE = 32
 PREPARED_EPOCHS = 5
+ROUNDS = 3  # each rate is the median of this many epochs, measured in turn
 
 
 def stamps_dir() -> pathlib.Path:
@@ -104,13 +106,17 @@ def run() -> list[tuple[str, float, str, float]]:
         # Warm up: the file cache, TF's start-up, librosa's first call (~2 s of lazy imports).
         consume(raw_dataset), consume(prepared.take(2)), naive_example(
             rows[0]["text"], rows[0]["image"], rows[0]["audio"], vocabulary)
-        rates = [("naive loop (OpenCV + librosa)", examples_per_second(naive)),
-                 ("naive loop, clip only", examples_per_second(lambda: naive(clip_only=True))),
-                 ("raw files (tf.data)", examples_per_second(lambda: consume(raw_dataset))),
-                 ("prepared TFRecords (tf.data)",
-                  examples_per_second(lambda: consume(prepared, PREPARED_EPOCHS)))]
-    naive_rate = rates[0][1]
-    return [(name, rate, "examples/s", rate / naive_rate) for name, rate in rates]
+        runs = {"naive loop (OpenCV + librosa)": naive,
+                "naive loop, clip only": lambda: naive(clip_only=True),
+                "raw files (tf.data)": lambda: consume(raw_dataset),
+                "prepared TFRecords (tf.data)": lambda: consume(prepared, PREPARED_EPOCHS)}
+        samples = {name: [] for name in runs}
+        for _ in range(ROUNDS):  # interleaved, so that a busy moment of the machine hits all alike
+            for name, iterate in runs.items():
+                samples[name].append(examples_per_second(iterate))
+    rates = {name: float(np.median(values)) for name, values in samples.items()}
+    naive_rate = rates["naive loop (OpenCV + librosa)"]
+    return [(name, rate, "examples/s", rate / naive_rate) for name, rate in rates.items()]
 
 
 def main():

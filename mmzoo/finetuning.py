@@ -1,7 +1,8 @@
 """Fine-tuning: a new head for new classes, frozen or unfrozen encoders.
 
 The usual recipe: replace the head, freeze the encoders and train the head and
-fusion; then unfreeze and train everything with a learning rate ten times lower.
+fusion; then unfreeze (batch normalization excepted) and train everything with a
+learning rate ten times lower.
 
 Example:
     >>> model = replace_head(pretrained, num_classes=5)  # doctest: +SKIP
@@ -67,8 +68,25 @@ def freeze_encoders(model: keras.Model, modalities=None) -> None:
         encoder.trainable = False
 
 
-def unfreeze_encoders(model: keras.Model, modalities=None) -> None:
+def unfreeze_encoders(model: keras.Model, modalities=None, batch_norm: bool = False) -> None:
     """Make the encoders of ``modalities`` (default: all) trainable again. Recompile afterwards,
-    usually with a learning rate about ten times lower than the head's."""
+    usually with a learning rate about ten times lower than the head's.
+
+    Their ``BatchNormalization`` layers stay frozen (in inference mode, with the
+    pretrained statistics) unless ``batch_norm=True``: as Keras' transfer-learning
+    guide advises, since moving statistics re-estimated from the small batches of a
+    small dataset usually undo much of what the encoders learned.
+    """
     for encoder in _encoders(model, modalities):
         encoder.trainable = True
+        if not batch_norm:
+            for layer in _sublayers(encoder):
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    layer.trainable = False
+
+
+def _sublayers(layer):
+    """Every layer nested in ``layer`` (backbones' layers included)."""
+    for sublayer in getattr(layer, "layers", []):
+        yield sublayer
+        yield from _sublayers(sublayer)

@@ -57,6 +57,19 @@ def test_unfreezing_lets_encoders_train_again(pretrained):
     assert all(pretrained.get_layer(f"{m}_encoder").trainable for m in ("text", "image", "audio"))
 
 
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_unfreezing_keeps_batch_norm_frozen_unless_asked(pretrained, batch_norm):
+    freeze_encoders(pretrained)
+    unfreeze_encoders(pretrained, ["image", "audio"], batch_norm=batch_norm)
+    layers = {layer.name: layer for m in ("image", "audio")
+              for layer in pretrained.get_layer(f"{m}_encoder").layers}
+    norms = [layer for layer in layers.values()
+             if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms and all(layer.trainable == batch_norm for layer in norms)
+    assert layers["image_conv0"].trainable and layers["audio_conv0"].trainable
+    assert not pretrained.get_layer("text_encoder").trainable
+
+
 def test_unknown_modalities_are_named(pretrained):
     model = mmzoo.create_model("concat_tiny", modalities=("image",))
     with pytest.raises(ValueError, match=r"modalities \['audio'\] are not in model"):

@@ -93,6 +93,10 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     with ``"skip"`` it goes on, counts, and logs a summary at the end of each pass into
     ``report``. Problems found when the source was scanned (missing files, unknown
     labels) are raised here at once, or counted in every pass.
+
+    Under ``raise`` the dataset's cardinality is the number of rows (Keras ``fit`` and
+    ``evaluate`` need it: with an unknown length, Keras 3 ``evaluate`` counts an extra
+    empty batch); under ``skip`` it is unknown.
     """
     check_on_error(on_error)
     report = report if report is not None else BadDataReport()
@@ -121,9 +125,12 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
                         lambda: tf.constant(0, tf.int64))
         return reached + 1 + dropped + ended, (features, label, at_end)
 
-    return (elements.scan(tf.constant(0, tf.int64), notice_gaps)
-            .filter(lambda features, label, at_end: ~at_end)
-            .map(lambda features, label, at_end: (features, label)))
+    dataset = (elements.scan(tf.constant(0, tf.int64), notice_gaps)
+               .filter(lambda features, label, at_end: ~at_end)
+               .map(lambda features, label, at_end: (features, label)))
+    if on_error == "raise":  # every row comes out, or the pass stops: the length is known
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(rows))
+    return dataset
 
 
 def scan(source: Source, preprocessor, on_error: str = "raise", description: str = "checking",

@@ -92,6 +92,8 @@ def _prepared_examples(data: PreparedData, preprocessor, input_context, shuffle,
         files = files.shuffle(len(data.shards), seed=seed)
     records = files.interleave(tf.data.TFRecordDataset, cycle_length=min(len(data.shards), 8),
                                num_parallel_calls=AUTOTUNE, deterministic=not shuffle)
+    if input_context is None or input_context.num_input_pipelines == 1:
+        records = records.apply(tf.data.experimental.assert_cardinality(data.num_examples))
     return _cache_and_shuffle(records, cache, shuffle, shuffle_buffer, seed)
 
 

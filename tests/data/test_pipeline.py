@@ -72,3 +72,20 @@ def test_element_spec_feeds_a_zoo_model(tiny, preprocessor):
     model.compile("adam", "sparse_categorical_crossentropy")
     history = model.fit(dataset, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["raw files", "prepared"])
+def test_keras_evaluate_counts_every_batch_once(tiny, preprocessor, prepared):
+    """The datasets know their length: Keras 3 ``evaluate`` on a dataset of unknown length
+    counts an extra, empty batch and reports wrong metrics."""
+    data = from_folder(tiny, first_line_only=True)
+    if prepared:
+        data = prepare(data, preprocessor, tiny / "prepared", num_shards=2)
+    dataset = make_dataset(data, preprocessor, batch_size=1)
+    assert int(dataset.cardinality()) == 3
+    model = mmzoo.create_model("concat_tiny", num_classes=2, **preprocessor.specs)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    correct = [np.argmax(model(features, training=False), axis=1) == labels
+               for features, labels in dataset]
+    expected = float(np.mean(np.concatenate(correct)))
+    assert model.evaluate(dataset, verbose=0, return_dict=True)["accuracy"] == pytest.approx(expected)

@@ -144,10 +144,13 @@ def test_a_bad_file_stops_training_with_its_name_or_is_skipped(tmp_path, on_erro
     (tmp_path / "5.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
     source = from_rows(rows, [f"row {i}" for i in range(12)], class_names=["a", "b"])
     image = mmzoo.ImageSpec(16, 16, 1)
-    run = lambda: train("concat_tiny", source, quiet_config(tmp_path, epochs=2, batch_size=4,
-                                                            on_error=on_error),
-                        preprocessor=Preprocessor(image=image),
-                        model_options={"modalities": ("image",), "image": image, "num_classes": 2})
+
+    def run():
+        return train("concat_tiny", source,
+                     quiet_config(tmp_path, epochs=2, batch_size=4, on_error=on_error),
+                     preprocessor=Preprocessor(image=image),
+                     model_options={"modalities": ("image",), "image": image, "num_classes": 2})
+
     if on_error == "raise":
         with pytest.raises(tf.errors.InvalidArgumentError, match=r"row 5 \(.*5.png\): cannot decode the image"):
             run()
