@@ -40,17 +40,24 @@ def list_fusions() -> list[str]:
     return sorted(_FUSIONS)
 
 
-def register_fusion(name: str):
+def register_fusion(name: str, *, overwrite: bool = False):
     """Class decorator: make a fusion layer available by ``name`` (and serializable).
 
     The layer is called as ``layer(embeddings, presence=presence)``; see
-    :mod:`mmzoo.fusion.layers` for the contract.
+    :mod:`mmzoo.fusion.layers` for the contract. Registering your own class again
+    under its name (re-running a notebook cell) is fine; replacing one of mmzoo's
+    fusions needs ``overwrite=True``.
     """
 
     def decorator(cls):
         if not (isinstance(cls, type) and issubclass(cls, keras.layers.Layer)):
             raise TypeError(f"register_fusion({name!r}) decorates a keras.layers.Layer subclass, "
                             f"not {cls!r}.")
+        existing = _FUSIONS.get(name)
+        if existing is not None and existing.__module__.startswith("mmzoo.") and not overwrite:
+            raise ValueError(f"register_fusion({name!r}): {name!r} is mmzoo's "
+                             f"{existing.__name__}; pick another name, or pass overwrite=True "
+                             "to replace it.")
         _FUSIONS[name] = cls
         return keras.saving.register_keras_serializable(package="mmzoo_user")(cls)
 

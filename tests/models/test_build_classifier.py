@@ -143,6 +143,12 @@ def test_a_registered_custom_fusion_builds_into_a_model(monkeypatch):
     model = tiny(image=IMAGE, audio=AUDIO, fusion="test_max", num_classes=2)
     assert isinstance(model.get_layer("fusion"), MaxFusion)
     assert "test_max" in mmzoo.list_fusions()
+    mmzoo.register_fusion("test_max")(MaxFusion)  # again, as a re-run notebook cell does
+    with pytest.raises(ValueError, match="'concat' is mmzoo's ConcatFusion; pick another name"):
+        mmzoo.register_fusion("concat")(MaxFusion)
+    mmzoo.register_fusion("concat", overwrite=True)(MaxFusion)
+    assert isinstance(tiny(image=IMAGE, fusion="concat", num_classes=2).get_layer("fusion"),
+                      MaxFusion)
 
 
 # Bad arguments: ValueError naming the argument and what is allowed.
