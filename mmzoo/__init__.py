@@ -9,14 +9,17 @@ Example:
 
 __version__ = "0.1.0"
 
-from mmzoo import serving
-from mmzoo.distribute import get_strategy
-from mmzoo.export import export_saved_model
-from mmzoo.fusion import list_fusions, register_fusion
-from mmzoo.models import build_classifier, create_model, list_models, with_modality_weights
-from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
-from mmzoo.training import TrainConfig, balanced_class_weights, train
-from mmzoo.zoo import from_preset, list_presets, load_preprocessor, preset_info, save_to_preset
+from mmzoo import _startup
+
+with _startup.quiet_tensorflow_startup():  # the `mmzoo` command only: no TensorFlow start-up lines
+    from mmzoo import serving
+    from mmzoo.distribute import get_strategy
+    from mmzoo.export import export_saved_model
+    from mmzoo.fusion import list_fusions, register_fusion
+    from mmzoo.models import build_classifier, create_model, list_models, with_modality_weights
+    from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
+    from mmzoo.training import TrainConfig, balanced_class_weights, train
+    from mmzoo.zoo import from_preset, list_presets, load_preprocessor, preset_info, save_to_preset
 
 __all__ = [
     "AudioSpec", "ImageSpec", "TextSpec", "TrainConfig", "balanced_class_weights",

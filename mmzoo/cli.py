@@ -3,18 +3,24 @@
 A trained model travels as a preset folder (model, preprocessor with its
 vocabulary, class names, metadata): ``train`` and ``finetune`` write one, and
 ``evaluate``, ``export`` and ``predict`` take a preset name, folder or URL.
-Errors print one line (``--verbose`` adds the traceback); exit codes: 0 success,
-1 error, 2 bad usage.
+Errors print one line on stderr (``--verbose`` adds the traceback and TensorFlow's
+own log lines); exit codes: 0 success, 1 error while running, 2 bad usage (the command
+line or the config: unknown option, missing file, unknown preset or architecture,
+malformed config), 130 interrupted. See docs/guides/cli.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import pathlib
+import re
 import sys
+import tempfile
 import textwrap
+import urllib.parse
 
 import yaml
 
@@ -26,7 +32,9 @@ examples:
   mmzoo evaluate runs/my_run/preset --data test.csv
   mmzoo finetune concat_lenet_avmnist --data train.csv --output runs/digits --epochs 5
   mmzoo export runs/my_run/preset --output serving/my_model
-  mmzoo predict serving/my_model/1 --image cat.png --text "a cat"
+  mmzoo predict serving/my_model --image cat.png --text "a cat"
+
+`mmzoo COMMAND --help` for a command's options; the guide: docs/guides/cli.md
 """
 
 CONFIG_EXAMPLE = """\
@@ -43,110 +51,209 @@ train: {epochs: 10, batch_size: 32, learning_rate: 0.001}
 output_dir: runs/my_run
 """
 
+#: The keys of a ``train --config`` file, the required ones first.
+CONFIG_KEYS = {"name": True, "modalities": True, "data": True, "model": True, "train": True,
+               "description": False, "output_dir": False}
+#: What ``--image`` / ``--audio`` of ``predict`` take.
+EXPECTED_FILES = {"image": "a JPEG, PNG, GIF or BMP image", "audio": "a WAV file"}
+
 
 class UsageError(ValueError):
     """A mistake in the command line or config: exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, pointing at ``--help``, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def main(argv=None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the subcommand's parser, which points at its own --help
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if not args.verbose:  # the console script and `python -m mmzoo.cli` set it earlier already
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return _run(args)
+
+
+def _run(args) -> int:
+    """Run the subcommand; its exit code, errors printed in one line."""
     try:
         args.run(args)
     except UsageError as error:
-        return _fail(args, f"mmzoo {args.command}: {error}", 2)
+        return _fail(args, f"mmzoo {args.command}: error: {error}", 2)
+    except KeyboardInterrupt:
+        again = " (run the same command again to resume)" if args.command in (
+            "train", "finetune") else ""
+        return _fail(args, f"mmzoo {args.command}: interrupted{again}", 130)
     except (ValueError, OSError, KeyError) as error:
-        return _fail(args, f"mmzoo {args.command}: error: {_message(error)}", 1)
+        return _fail(args, f"mmzoo {args.command}: error: {_message(error, args.command)}", 1)
     except Exception as error:  # noqa: BLE001 - the command's last line of defence
+        if _is_tf_error(error):  # e.g. a bad example met inside a tf.data pass
+            return _fail(args, f"mmzoo {args.command}: error: {_message(error, args.command)}", 1)
         return _fail(args, f"mmzoo {args.command}: unexpected {type(error).__name__}: "
                            f"{_message(error)} (run again with --verbose for the traceback)", 1)
     return 0
 
 
-def _message(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+def _is_tf_error(error: BaseException) -> bool:
+    import tensorflow as tf
+
+    return isinstance(error, tf.errors.OpError)
+
+
+def _message(error: BaseException, command: str | None = None) -> str:
+    """The first line of ``error``'s message, without TensorFlow's op decorations."""
+    from mmzoo.data import DataError
+
+    lines = [line.strip() for line in str(getattr(error, "message", None) or error).splitlines()
+             if line.strip()]
+    if not lines:
+        return type(error).__name__
+    # A graph error ("Graph execution error:", "Detected at node ...") says what went wrong
+    # further down; a bad example met inside a tf.data pass shows as its DataError's line.
+    said = [re.sub(r"^.*?(DataError: .*?)\]?$", r"\1", line).replace("`", "'")
+            for line in lines if "DataError: " in line] or [
+        line for line in lines if not re.match(
+            r"Graph execution error|Detected at node|<stack traces unavailable>|File \"", line)]
+    line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", (said or lines)[0])
+    line = re.sub(r"\s*\[Op:\w+\]( name:\s*\S*)?", "", line).strip()
+    if isinstance(error, DataError) or line.startswith("DataError: "):
+        # A bad example (raised as is, or from inside a tf.data pass): its advice is for
+        # Python callers (on_error='skip'); say it for the command.
+        line = re.sub(r"\.*\s*Fix or remove this example.*$", "", line.removeprefix("DataError: "))
+        skip = ", or pass --on-error skip" if command in ("prepare", "evaluate", "finetune") else (
+            ", or set on_error: skip in the config's train section" if command == "train" else "")
+        line = f"{line}; fix or remove this example{skip}."
+    return line
 
 
 def _fail(args, line: str, code: int) -> int:
-    if getattr(args, "verbose", False):
+    if args.verbose:
         import traceback
 
         traceback.print_exc()
+    sys.stdout.flush()
     print(line, file=sys.stderr)
     return code
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mmzoo", description="Multimodal (text + image + audio) classifiers for Keras.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--verbose", action="store_true",
+                        help="on errors, show the traceback; show TensorFlow's log lines")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name, run, help, epilog=None):
+    def command(name, run, help, epilog):
         sub = commands.add_parser(name, help=help, description=help, epilog=epilog,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-        sub.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
-        sub.set_defaults(run=run)
+        # SUPPRESS: `mmzoo --verbose train ...` is not undone by the subcommand's default.
+        sub.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="on errors, show the traceback; show TensorFlow's log lines")
+        sub.set_defaults(run=run, parser=sub)
         return sub
 
     sub = command("list", _list, "list architectures, fusions and zoo presets",
-                  "example:\n  mmzoo list \"*_tiny\"")
+                  "examples:\n  mmzoo list\n  mmzoo list \"*_tiny\"")
     sub.add_argument("pattern", nargs="?", default="*", help="shell-style filter (default: *)")
 
-    sub = command("info", _info, "show a preset's metadata or an architecture's configuration",
-                  "example:\n  mmzoo info attention_tiny")
-    sub.add_argument("name", help="a preset (name, folder, URL) or an architecture name")
+    sub = command("info", _info, "show a preset's metadata or an architecture's configuration "
+                  "(JSON)", "examples:\n  mmzoo info attention_tiny\n"
+                  "  mmzoo info concat_lenet_avmnist\n  mmzoo info runs/my_run/preset")
+    sub.add_argument("name", help="an architecture name, or a preset (name, folder, URL)")
 
     sub = command("prepare", _prepare, "decode raw files once into TFRecord shards",
-                  "example:\n  mmzoo prepare data/train.csv --preset my_preset --output prepared/train")
+                  "example:\n  mmzoo prepare data/train.csv --preset runs/my_run/preset "
+                  "--output prepared/train\n\nThe shards hold the preset's preprocessed inputs; "
+                  "read them with\nmmzoo.data.PreparedData.load(folder) and mmzoo.data.make_dataset.")
     sub.add_argument("data", help="a CSV/JSONL manifest or a folder tree")
     sub.add_argument("--preset", required=True, help="the preset whose preprocessing to apply")
     sub.add_argument("--output", required=True, help="folder for the shards")
-    sub.add_argument("--shards", type=int, default=8)
-    sub.add_argument("--on-error", choices=("raise", "skip"), default="raise")
+    sub.add_argument("--shards", type=_positive_int, default=8, help="number of shard files (default: 8)")
+    sub.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                     help="bad examples (missing or undecodable files): stop, or skip and "
+                          "count them (default: raise)")
 
     sub = command("train", _train, "train a model from a YAML config into a preset folder",
-                  "a config (see docs/guides/cli.md):\n\n" + textwrap.indent(CONFIG_EXAMPLE, "  "))
+                  "example:\n  mmzoo train --config my_run.yaml\n\n"
+                  "a config (every key: docs/guides/cli.md):\n\n"
+                  + textwrap.indent(CONFIG_EXAMPLE, "  ")
+                  + "\nThe preset lands in <output_dir>/preset; running the same command "
+                    "again resumes\nan interrupted run.")
     sub.add_argument("--config", required=True, help="the run's YAML file")
 
     sub = command("evaluate", _evaluate, "metrics and per-modality ablation on labelled data",
-                  "example:\n  mmzoo evaluate runs/my_run/preset --data test.csv --json")
+                  "examples:\n  mmzoo evaluate runs/my_run/preset --data test.csv\n"
+                  "  mmzoo evaluate runs/my_run/preset --data test.csv --json > report.json")
     sub.add_argument("preset", help="a preset name, folder or URL")
-    sub.add_argument("--data", required=True, help="a CSV/JSONL manifest or a folder tree")
+    sub.add_argument("--data", required=True, help="a CSV/JSONL manifest or a folder tree, "
+                     "labelled with the preset's class names")
     sub.add_argument("--json", action="store_true", help="print the report as JSON")
+    sub.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                     help="bad examples (missing or undecodable files): stop, or leave them out "
+                          "and count them (default: raise)")
 
     sub = command("finetune", _finetune, "fine-tune a preset on new labelled data",
                   "example:\n  mmzoo finetune concat_lenet_avmnist --data digits.csv "
-                  "--output runs/digits")
+                  "--validation digits_val.csv --output runs/digits --epochs 5\n\n"
+                  "The data's own classes make a new head; the preset lands in <output>/preset.")
     sub.add_argument("preset", help="a preset name, folder or URL")
     sub.add_argument("--data", required=True, help="training data (manifest or folder)")
     sub.add_argument("--validation", help="validation data (manifest or folder)")
     sub.add_argument("--output", required=True, help="run folder; the preset lands in <output>/preset")
-    sub.add_argument("--epochs", type=int, default=10)
-    sub.add_argument("--batch-size", type=int, default=32)
-    sub.add_argument("--learning-rate", type=float, default=1e-3)
+    sub.add_argument("--epochs", type=_positive_int, default=10, help="default: 10")
+    sub.add_argument("--batch-size", type=_positive_int, default=32, help="default: 32")
+    sub.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="default: 0.001")
     sub.add_argument("--freeze-encoders", action="store_true",
                      help="train only the fusion and the new head")
+    sub.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                     help="bad examples (missing or undecodable files): stop, or skip them and "
+                          "count them (default: raise)")
 
     sub = command("export", _export, "export a preset as a SavedModel for TF Serving",
-                  "example:\n  mmzoo export my_preset --output serving/my_model")
+                  "examples:\n  mmzoo export runs/my_run/preset --output serving/my_model\n"
+                  "  mmzoo export concat_lenet_avmnist --output serving/digits --version 3 "
+                  "--overwrite")
     sub.add_argument("preset", help="a preset name, folder or URL")
     sub.add_argument("--output", required=True, help="the model's base folder (versions inside)")
-    sub.add_argument("--version", type=int, help="default: the next free version")
+    sub.add_argument("--version", type=_positive_int, help="default: the next free version")
     sub.add_argument("--overwrite", action="store_true", help="replace an existing version")
 
     sub = command("predict", _predict, "classify raw files with a preset or an exported SavedModel",
-                  "examples:\n  mmzoo predict my_preset --image frog.png --text \"a frog\"\n"
-                  "  mmzoo predict serving/my_model/1 --audio croak.wav")
-    sub.add_argument("model", help="a preset (name, folder, URL) or a SavedModel version folder")
-    sub.add_argument("--text", default="", help="the text (absent if not given)")
+                  "examples:\n  mmzoo predict runs/my_run/preset --image frog.png --text \"a frog\"\n"
+                  "  mmzoo predict serving/my_model --audio croak.wav --top 1\n"
+                  "  mmzoo predict serving/my_model/2 --image frog.png --json\n\n"
+                  "A modality left out is absent (the model was trained to handle that).")
+    sub.add_argument("model", help="a preset (name, folder, URL), or an exported model: "
+                     "its base folder (latest version) or a version folder")
+    sub.add_argument("--text", help="the text")
     sub.add_argument("--image", help="an image file (JPEG, PNG, GIF, BMP)")
     sub.add_argument("--audio", help="a WAV file")
-    sub.add_argument("--top", type=int, default=3, help="how many classes to show")
+    sub.add_argument("--top", type=_positive_int, default=3, help="how many classes to show (default: 3)")
+    sub.add_argument("--json", action="store_true",
+                     help="print {class name: probability} as JSON, most likely first")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer >= 1")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
+    return value
 
 
 def _list(args):
@@ -168,64 +275,154 @@ def _info(args):
         info = model_config(args.name)
         info = {k: v.get_config() if hasattr(v, "get_config") else v for k, v in info.items()}
     else:
-        info = mmzoo.preset_info(args.name)
+        info = mmzoo.preset_info(_preset(args.name, "an architecture or a preset"))
     print(json.dumps(info, indent=2, default=str))
 
 
-def _source(path):
+def _preset(name: str, what: str = "a preset") -> str:
+    """``name`` if it can name a preset (registered, a folder, a URL); else a UsageError."""
+    from mmzoo.zoo import list_presets
+
+    if (name in list_presets() or pathlib.Path(name).is_dir()
+            or urllib.parse.urlsplit(name).scheme in ("file", "http", "https")):
+        return name
+    import difflib
+
+    import mmzoo
+
+    known = mmzoo.list_presets() + (mmzoo.list_models() if "architecture" in what else [])
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise UsageError(f"{name!r} is not {what}: no registered preset and no folder by that "
+                     f"name; {hint}`mmzoo list` shows the registered names.")
+
+
+def _source(path, class_names=None):
     from mmzoo.data import from_folder, from_manifest
 
     path = pathlib.Path(path)
     if path.is_dir():
-        return from_folder(path)
+        return from_folder(path, class_names=class_names)
     if not path.is_file():
         raise UsageError(f"{path} does not exist: pass a CSV/JSONL manifest or a folder.")
-    return from_manifest(path)
+    return from_manifest(path, class_names=class_names)
 
 
 def _prepare(args):
     from mmzoo.data import prepare
     from mmzoo.zoo import load_preprocessor
 
-    data = prepare(_source(args.data), load_preprocessor(args.preset), args.output,
-                   num_shards=args.shards, on_error=args.on_error)
-    print(f"prepared {data.num_examples} examples into {args.output}")
+    pre = load_preprocessor(_preset(args.preset))
+    data = prepare(_source(args.data), pre, args.output, num_shards=args.shards,
+                   on_error=args.on_error)
+    skipped = f" ({data.report.summary()})" if data.report and data.report.skipped else ""
+    print(f"prepared {data.num_examples} examples into {args.output}{skipped}")
 
 
 def load_run_config(path) -> dict:
-    """A ``train --config`` YAML file: ``name``, ``modalities``, ``data``, ``model``, ``train``."""
+    """A ``train --config`` YAML file, checked: every mistake is a :class:`UsageError`.
+
+    Keys: ``name``, ``modalities``, ``data`` (``train``, ``validation``), ``model``
+    (``architecture``, ``specs``, ``options``), ``train`` (:class:`~mmzoo.TrainConfig`
+    fields), and optionally ``description`` and ``output_dir``.
+    """
+    from mmzoo.models import list_models
+    from mmzoo.specs import MODALITIES
+
     path = pathlib.Path(path)
     if not path.is_file():
         raise UsageError(f"config {path} does not exist.")
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise UsageError(f"config {path} is not valid YAML ({_message(error)}).") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or _message(error)
+        raise UsageError(f"config {path} is not valid YAML{where}: {problem}.") from None
+
+    def wrong(key, what):
+        return UsageError(f"config {path}: {key} {what}; see `mmzoo train --help` for an example.")
+
     if not isinstance(config, dict):
-        raise UsageError(f"config {path} must be a mapping with name, modalities, data, model, train.")
-    missing = [k for k in ("name", "modalities", "data", "model", "train") if k not in config]
+        raise UsageError(f"config {path} must be a mapping with keys "
+                         f"{[k for k, required in CONFIG_KEYS.items() if required]}.")
+    missing = [k for k, required in CONFIG_KEYS.items() if required and k not in config]
     if missing:
-        raise UsageError(f"config {path} lacks {missing}; see `mmzoo train --help` for an example.")
-    if "train" not in config["data"]:
-        raise UsageError(f"config {path}: data needs a 'train' manifest or folder.")
+        raise wrong(f"lacks {', '.join(missing)}", "(required)")
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise wrong(f"has unknown keys {', '.join(unknown)}", f"(the keys are {list(CONFIG_KEYS)})")
+    if not isinstance(config["name"], str) or not config["name"]:
+        raise wrong("name", "must be a non-empty string")
+    modalities = config["modalities"]
+    if (not isinstance(modalities, list) or not modalities
+            or not set(modalities) <= set(MODALITIES)):
+        raise wrong("modalities", f"must be a non-empty list from {list(MODALITIES)}, "
+                                  f"got {modalities!r}")
+    for key, keys, required in (("data", ("train", "validation"), "train"),
+                                ("model", ("architecture", "specs", "options"), "architecture")):
+        section = config[key]
+        if not isinstance(section, dict) or required not in section:
+            raise wrong(key, f"needs a '{required}' entry")
+        extra = sorted(set(section) - set(keys))
+        if extra:
+            raise wrong(f"{key}.{extra[0]}", f"is unknown (the keys are {list(keys)})")
+    for key in ("train", "validation"):
+        if key in config["data"] and not isinstance(config["data"][key], str):
+            raise wrong(f"data.{key}", "must be the path of a manifest or folder")
+    model = config["model"]
+    if model["architecture"] not in list_models():
+        raise wrong("model.architecture", f"{model['architecture']!r} is not registered "
+                                          "(`mmzoo list` shows the architectures)")
+    for key in ("specs", "options"):
+        if not isinstance(model.get(key, {}), dict):
+            raise wrong(f"model.{key}", "must be a mapping")
+    specs = model.get("specs", {})
+    for modality in specs:
+        if modality not in modalities or not isinstance(specs[modality], dict):
+            raise wrong(f"model.specs.{modality}", f"must be a mapping, for one of {modalities}")
+    allowed = set(_model_options())
+    extra = sorted(set(model.get("options", {})) - allowed)
+    if extra:
+        raise wrong(f"model.options.{extra[0]}", f"is unknown (the options are {sorted(allowed)})")
+    if not isinstance(config["train"], dict):
+        raise wrong("train", "must be a mapping of TrainConfig fields (e.g. epochs: 10)")
     return config
 
 
+def _model_options() -> list[str]:
+    """The :func:`mmzoo.build_classifier` arguments a config's ``model.options`` may set."""
+    from mmzoo.models import build_classifier
+    from mmzoo.specs import MODALITIES
+
+    fixed = {*MODALITIES, "num_classes", "name", "include_top"}
+    return [p for p in inspect.signature(build_classifier).parameters if p not in fixed]
+
+
 def _train(args):
+    from mmzoo.specs import spec_from_config
     from mmzoo.training import TrainConfig
     from mmzoo.zoo import recipes
 
     config = load_run_config(args.config)
-    output = pathlib.Path(config.get("output_dir", pathlib.Path("runs") / config["name"]))
+    output = config.get("output_dir") or config["train"].get("output_dir") or (
+        pathlib.Path("runs") / config["name"])
     try:
         train_config = TrainConfig.from_dict({**config["train"], "output_dir": str(output)})
     except (TypeError, ValueError) as error:
         raise UsageError(f"config {args.config}: train: {_message(error)}") from None
+    for modality, spec in config["model"].get("specs", {}).items():
+        try:
+            spec_from_config(modality, spec)
+        except (TypeError, ValueError) as error:
+            raise UsageError(f"config {args.config}: model.specs.{modality}: "
+                             f"{_message(error)}") from None
     train_source = _source(config["data"]["train"])
     pre = recipes.preprocessor(config, train_source)
     factory = recipes.model_factory(config, pre, len(train_source.class_names))
     _fit_and_save(factory, train_source, pre, train_config, config["data"].get("validation"),
-                  f"trained by `mmzoo train` from {args.config}")
+                  {"name": config["name"], "description": config.get("description")
+                   or f"trained by `mmzoo train` from {args.config}"})
 
 
 def _finetune(args):
@@ -233,30 +430,39 @@ def _finetune(args):
     from mmzoo.training import TrainConfig
     from mmzoo.zoo import from_preset, load_preprocessor
 
+    preset = _preset(args.preset)
     train_source = _source(args.data)
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
+                               learning_rate=args.learning_rate, output_dir=args.output,
+                               on_error=args.on_error)
 
     def factory():
-        model = from_preset(args.preset, num_classes=len(train_source.class_names))
+        model = from_preset(preset, num_classes=len(train_source.class_names))
         if args.freeze_encoders:
             freeze_encoders(model)
         return model
 
-    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
-                               learning_rate=args.learning_rate, output_dir=args.output)
-    _fit_and_save(factory, train_source, load_preprocessor(args.preset), train_config,
-                  args.validation, f"fine-tuned from {args.preset} by `mmzoo finetune`")
+    _fit_and_save(factory, train_source, load_preprocessor(preset), train_config,
+                  args.validation, {"name": pathlib.Path(args.output).name,
+                                    "description": f"fine-tuned from {preset} by `mmzoo finetune`"})
 
 
-def _fit_and_save(factory, train_source, pre, train_config, validation, description):
+def _fit_and_save(factory, train_source, pre, train_config, validation, metadata):
     """Train, then save the model with its preprocessor as ``<output_dir>/preset``."""
     from mmzoo.training import train
     from mmzoo.zoo import save_to_preset
 
+    validation_source = _source(validation, train_source.class_names) if validation else None
+    for source, what in ((train_source, "training"), (validation_source, "validation")):
+        count = len(source.origins) if source else train_config.batch_size
+        if count < train_config.batch_size:  # batches are whole: not one batch per epoch
+            raise UsageError(f"the {what} data has {count} examples, fewer than the batch size "
+                             f"{train_config.batch_size}: lower the batch size or add examples.")
     history = train(factory, train_source, train_config, preprocessor=pre,
-                    validation_data=_source(validation) if validation else None)
+                    validation_data=validation_source)
     preset = save_to_preset(history.model, pathlib.Path(train_config.output_dir) / "preset",
                             class_names=train_source.class_names, preprocessor=pre, overwrite=True,
-                            metadata={"description": description})
+                            metadata=metadata)
     print(f"preset written to {preset}")
 
 
@@ -265,59 +471,130 @@ def _evaluate(args):
     from mmzoo.data import make_dataset
     from mmzoo.zoo import from_preset, load_preprocessor, preset_info
 
-    model, pre = from_preset(args.preset), load_preprocessor(args.preset)
-    names = preset_info(args.preset)["class_names"]
-    source = _source(args.data)
-    source = type(source)(**{**source.__dict__, "class_names": tuple(names)})
-    dataset = make_dataset(source, pre, 64, drop_remainder=False)
-    report = evaluation.evaluate(model, dataset, names)
-    report["ablation"] = evaluation.modality_ablation(model, dataset, names)
+    preset = _preset(args.preset)
+    model, pre = from_preset(preset), load_preprocessor(preset)
+    names = preset_info(preset)["class_names"]
+    # Labels are read against the preset's classes (by name or id), not the data's own.
+    source = _source(args.data, names)
+    with tempfile.TemporaryDirectory(prefix="mmzoo-evaluate-") as cache:
+        # Decoded once (bad examples met and counted once), then read back by the ablation.
+        dataset = make_dataset(source, pre, 64, drop_remainder=False, on_error=args.on_error,
+                               cache=str(pathlib.Path(cache) / "examples"))
+        report = evaluation.evaluate(model, dataset, names)
+        report["ablation"] = evaluation.modality_ablation(model, dataset, names)
     if args.json:
         print(json.dumps(report, indent=2))
         return
     print(f"{report['examples']} examples: accuracy {report['accuracy']:.4f}, "
-          f"macro-F1 {report['macro_f1']:.4f}, ROC-AUC {report['roc_auc']}")
+          f"macro-F1 {report['macro_f1']:.4f}, ROC-AUC {_number(report['roc_auc'])}")
     for row in report["ablation"][1:]:
         print(f"  {row['absent']} absent: accuracy {row['accuracy']:.4f}, "
               f"macro-F1 {row['macro_f1']:.4f}")
 
 
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def _export(args):
     from mmzoo.export import export_saved_model
 
-    path = export_saved_model(args.preset, args.output, version=args.version,
-                              overwrite=args.overwrite)
+    preset = _preset(args.preset)
+    existing = pathlib.Path(args.output) / str(args.version)
+    if args.version is not None and existing.exists() and not args.overwrite:
+        raise UsageError(f"{existing} exists: pass --overwrite to replace it, or leave out "
+                         "--version to write the next free version.")
+    print(f"exporting {preset} to {args.output} ...", flush=True)
+    path = export_saved_model(preset, args.output, version=args.version, overwrite=args.overwrite)
     print(f"exported to {path}")
+
+
+def _saved_model_folder(path: pathlib.Path) -> pathlib.Path | None:
+    """The SavedModel folder ``path`` names: itself, or its latest version; None if neither."""
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = [p for p in path.glob("*") if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    return max(versions, key=lambda p: int(p.name)) if versions else None
 
 
 def _predict(args):
     import numpy as np
+
+    given = {m: v for m, v in (("text", args.text), ("image", args.image), ("audio", args.audio))
+             if v is not None}
+    if not given:
+        raise UsageError("nothing to classify: give --text, --image and/or --audio.")
+    raw = {}
+    for modality, value in given.items():
+        if modality != "text" and not pathlib.Path(value).is_file():
+            raise UsageError(f"--{modality} {value}: no such file.")
+        raw[modality] = value.encode() if modality == "text" else pathlib.Path(value).read_bytes()
+    folder = _saved_model_folder(pathlib.Path(args.model))
+    if folder is not None:
+        probabilities, names = _predict_saved_model(folder, raw, given)
+    else:
+        probabilities, names = _predict_preset(
+            _preset(args.model, "a preset or an exported model"), raw, given)
+    if len(probabilities) == 1 and len(names) == 2:  # binary: one sigmoid unit
+        probabilities = np.array([1 - probabilities[0], probabilities[0]])
+    top = [int(i) for i in np.argsort(-probabilities, kind="stable")[: args.top]]
+    if args.json:
+        print(json.dumps({names[i]: float(probabilities[i]) for i in top}, indent=2))
+        return
+    width = max(len(names[i]) for i in top)
+    for index in top:
+        print(f"{names[index]:{width}s}  {probabilities[index]:.4f}")
+
+
+def _check_modalities(given: dict, takes) -> None:
+    extra = [m for m in given if m not in takes]
+    if extra:
+        raise UsageError(f"--{extra[0]} given, but the model takes only "
+                         f"{', '.join('--' + m for m in takes)}.")
+
+
+def _predict_preset(preset, raw, given):
+    import numpy as np
     import tensorflow as tf
 
-    raw = {"text": [args.text]}
-    for modality in ("image", "audio"):
-        path = getattr(args, modality)
-        if path and not pathlib.Path(path).is_file():
-            raise UsageError(f"--{modality} {path}: no such file.")
-        raw[modality] = [pathlib.Path(path).read_bytes() if path else b""]
-    folder = pathlib.Path(args.model)
-    if (folder / "saved_model.pb").is_file():
-        serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
-        wanted = serve.structured_input_signature[1]
-        outputs = serve(**{k: tf.constant(v) for k, v in raw.items() if k in wanted})
-        probabilities = outputs["probabilities"].numpy()[0]
-        # The signature names the top class only; the others go by class id.
-        names = [f"class {i}" for i in range(len(probabilities))]
-        names[int(outputs["class_ids"].numpy()[0])] = outputs["class_names"].numpy()[0].decode()
-    else:
-        from mmzoo.zoo import from_preset, load_preprocessor, preset_info
+    from mmzoo.zoo import from_preset, load_preprocessor, preset_info
 
-        model, pre = from_preset(args.model), load_preprocessor(args.model)
-        features = pre({k: tf.constant(v) for k, v in raw.items() if k in pre.specs})
-        probabilities = np.asarray(model(features, training=False))[0]
-        names = preset_info(args.model)["class_names"]
-    for index in np.argsort(-probabilities)[: args.top]:
-        print(f"{names[index]:24s} {probabilities[index]:.4f}")
+    pre = load_preprocessor(preset)
+    _check_modalities(given, pre.modalities)
+    for modality in raw:  # one at a time: an undecodable file is named
+        try:
+            pre.preprocess_example({modality: tf.constant(raw[modality])})
+        except (tf.errors.OpError, ValueError):
+            raise ValueError(f"--{modality} {given[modality]}: cannot decode it "
+                             f"({EXPECTED_FILES.get(modality, 'UTF-8 text')} expected).") from None
+    model = from_preset(preset)
+    features = pre({m: tf.constant([raw.get(m, b"")]) for m in pre.modalities})
+    probabilities = np.asarray(model(features, training=False))[0]
+    return probabilities, list(preset_info(preset)["class_names"])
+
+
+def _predict_saved_model(folder: pathlib.Path, raw, given):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    takes = list(serve.structured_input_signature[1])
+    _check_modalities(given, takes)
+    try:
+        outputs = serve(**{m: tf.constant([raw.get(m, b"")]) for m in takes})
+    except tf.errors.InvalidArgumentError as error:
+        bad = [m for m in given if f"{m}: the examples" in error.message] or list(given)
+        raise ValueError(f"--{bad[0]} {given[bad[0]]}: cannot decode it "
+                         f"({EXPECTED_FILES.get(bad[0], 'UTF-8 text')} expected).") from None
+    probabilities = outputs["probabilities"].numpy()[0]
+    from mmzoo.export import CLASS_NAMES_FILE
+
+    names_file = folder / CLASS_NAMES_FILE
+    if names_file.is_file():
+        names = json.loads(names_file.read_text(encoding="utf-8"))
+    else:  # an older export: the signature names the top class only
+        names = [f"class {i}" for i in range(max(len(probabilities), 2))]
+        names[int(outputs["class_ids"].numpy()[0])] = outputs["class_names"].numpy()[0].decode()
+    return probabilities, names
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 ``export_saved_model`` writes ``<base_dir>/<version>/`` (``saved_model.pb``,
 ``variables/``, ``assets/``, ``assets.extra/tf_serving_warmup_requests``), the layout
-TF Serving watches. Its signatures (all PREDICT):
+TF Serving watches, and ``assets.extra/class_names.json`` (every class name, in id
+order, for clients; TF Serving ignores it). Its signatures (all PREDICT):
 
 - ``serving_default``: raw batched inputs, ``text`` (strings), ``image`` (JPEG, PNG,
   GIF or BMP bytes), ``audio`` (WAV bytes); an empty string marks a modality absent.
@@ -26,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import shutil
@@ -45,6 +47,8 @@ TF_EXAMPLE_SIGNATURE = "tf_example"
 #: The function alias the Cloud TPU inference converter looks for.
 TPU_FUNCTION_ALIAS = "tpu_func"
 WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
+#: Every class name, in id order, as a JSON list (the signatures return the top class's only).
+CLASS_NAMES_FILE = pathlib.Path("assets.extra") / "class_names.json"
 # A dataset is built per request: its graph rewrites and autotuning would cost more than they save.
 _PER_REQUEST = tf.data.Options()
 _PER_REQUEST.experimental_optimization.apply_default_optimizations = False
@@ -97,6 +101,7 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
         module, signatures, options = _serving_module(model, preprocessor, task, class_names, tpu)
         tf.saved_model.save(module, str(staging), signatures=signatures, options=options)
         _write_warmup_requests(staging / WARMUP_FILE, preprocessor, base_dir.name)
+        (staging / CLASS_NAMES_FILE).write_text(json.dumps(class_names), encoding="utf-8")
         publish_folder(staging, base_dir / str(version), replace=overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

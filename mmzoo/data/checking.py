@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
+import gc
 import re
+import sys
 
+import numpy as np
 import tensorflow as tf
 import tqdm
 
-from mmzoo.data.errors import BadDataReport, Problem, check_on_error, handle, logger
+from mmzoo.data.errors import BadDataReport, DataError, Problem, check_on_error, handle, logger
 from mmzoo.data.sources import INDEX_KEY, Source
 
 
@@ -33,10 +38,10 @@ def decoded(source: Source, preprocessor, raw_text: bool = False) -> tf.data.Dat
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def _diagnose(source: Source, preprocessor, position: int) -> Problem:
-    """Why the row at ``position`` of ``source.rows`` fails: preprocess each modality alone,
-    eagerly, and keep TF's message."""
-    row = next(iter(source.rows.skip(position).take(1)))
+def _diagnose(source: Source, preprocessor, row: dict) -> Problem:
+    """Why ``row`` (a row of ``source.rows``) fails: preprocess each modality alone, eagerly,
+    and keep TF's message."""
+    row = {key: tf.constant(value) for key, value in row.items()}
     origin = source.origins[int(row[INDEX_KEY])]
     for modality in preprocessor.modalities:
         if modality not in row:
@@ -52,10 +57,25 @@ def _diagnose(source: Source, preprocessor, position: int) -> Problem:
     return Problem(origin, "", "it cannot be preprocessed")
 
 
+def _row_at(rows: tf.data.Dataset, position: int) -> dict:
+    return next(rows.skip(position).take(1).as_numpy_iterator())
+
+
+def _light_rows(rows: tf.data.Dataset) -> dict[str, np.ndarray] | None:
+    """The rows as NumPy columns when they hold only scalars (paths, strings, labels, ids:
+    cheap to keep), else None."""
+    if not all(spec.shape.rank == 0 for spec in tf.nest.flatten(rows.element_spec)):
+        return None
+    batches = list(rows.batch(65536).as_numpy_iterator())
+    if not batches:
+        return {}
+    return {key: np.concatenate([batch[key] for batch in batches]) for key in batches[0]}
+
+
 def _op_message(message: str) -> str:
     """TF's error message without the graph node and op decorations around it."""
     message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message.strip().splitlines()[0])
-    return re.sub(r"\s*\[Op:\w+\].*$", "", message).strip()
+    return re.sub(r"\s*\[Op:\w+\].*$", "", message).strip().rstrip(".")
 
 
 class _PassMonitor:
@@ -67,17 +87,52 @@ class _PassMonitor:
         self.source, self.preprocessor, self.on_error = source, preprocessor, on_error
         self.report, self.description = report, description
         self.scan_problems = list(source.problems)
+        self.columns = _light_rows(source.rows)
 
-    def dropped(self, start, stop) -> int:
-        for position in range(int(start), int(stop)):
-            handle(_diagnose(self.source, self.preprocessor, position), self.on_error, self.report)
-        return 0
+    def dropped(self, start, stop) -> str:
+        """Name rows ``start..stop-1`` and count them; under ``raise``, the
+        :class:`DataError`'s message for the graph to raise (else "").
+
+        Runs inside the pipeline, so it neither iterates a dataset nor raises after TF ops
+        (either leaves the interpreter hanging at exit after the error): the rows come from
+        the columns kept when the pipeline was made, and the error is raised by the graph.
+        """
+        try:
+            for position in range(int(start), int(stop)):
+                if self.columns is None:
+                    problem = Problem(f"the row at position {position} of this input pipeline",
+                                      "", "it cannot be decoded (mmzoo.data.check(source, "
+                                      "preprocessor) names it and the reason)")
+                else:
+                    row = {key: column[position] for key, column in self.columns.items()}
+                    problem = _diagnose(self.source, self.preprocessor, row)
+                handle(problem, self.on_error, self.report)
+        except DataError as error:  # TF's Assert would print quotes escaped: \'
+            return f"DataError: {error}".replace("'", "`")
+        return ""
 
     def end_of_pass(self) -> int:
         (logger.warning if self.report.skipped else logger.info)(
             "%s: %s", self.description, self.report.summary())
         self.report.skipped = list(self.scan_problems)  # the next pass counts afresh
         return 0
+
+
+@functools.cache
+def _collect_pipelines_before_exit() -> None:
+    """Free unreachable pipelines while the interpreter can still run their threads.
+
+    An iterator of a pipeline with ``py_function``s that an error stopped (a bad file
+    under ``raise``) stays in a reference cycle with the error's traceback; destroyed
+    during the interpreter's shutdown, it waits for threads that wait for the GIL, and the
+    process hangs. A garbage collection at exit, before the shutdown, frees it in time.
+    """
+    def collect():
+        # An uncaught error's traceback is still held here; the process is ending anyway.
+        sys.last_type = sys.last_value = sys.last_traceback = sys.last_exc = None
+        gc.collect()
+
+    atexit.register(collect)
 
 
 def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
@@ -88,8 +143,8 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     Rows are decoded in parallel (in order) and those that fail are dropped; the gap
     each one leaves in the row positions is noticed as the pass goes, and the row is then
     named with its reason (decoded alone, in Python: only bad rows cost this). With
-    ``on_error="raise"`` the pass stops there with that :class:`~mmzoo.data.DataError`
-    (raised by the iterator as a ``tf.errors.InvalidArgumentError`` carrying its message);
+    ``on_error="raise"`` the pass stops there with that :class:`~mmzoo.data.DataError`'s
+    message (raised by the iterator as a ``tf.errors.InvalidArgumentError``);
     with ``"skip"`` it goes on, counts, and logs a summary at the end of each pass into
     ``report``. Problems found when the source was scanned (missing files, unknown
     labels) are raised here at once, or counted in every pass.
@@ -99,6 +154,7 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     empty batch); under ``skip`` it is unknown.
     """
     check_on_error(on_error)
+    _collect_pipelines_before_exit()
     report = report if report is not None else BadDataReport()
     report.total = len(source.origins) + len(source.problems)
     for problem in source.problems:
@@ -119,11 +175,12 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
         features, label, position = element
         at_end = position < 0
         reached = tf.where(at_end, tf.constant(rows, tf.int64), position)
-        dropped = tf.cond(reached > expected, lambda: tf.py_function(
-            monitor.dropped, [expected, reached], tf.int64), lambda: tf.constant(0, tf.int64))
+        error = tf.cond(reached > expected, lambda: tf.py_function(
+            monitor.dropped, [expected, reached], tf.string), lambda: tf.constant(""))
         ended = tf.cond(at_end, lambda: tf.py_function(monitor.end_of_pass, [], tf.int64),
                         lambda: tf.constant(0, tf.int64))
-        return reached + 1 + dropped + ended, (features, label, at_end)
+        with tf.control_dependencies([tf.debugging.Assert(tf.equal(error, ""), [error])]):
+            return reached + 1 + ended, (features, label, at_end)
 
     dataset = (elements.scan(tf.constant(0, tf.int64), notice_gaps)
                .filter(lambda features, label, at_end: ~at_end)
@@ -150,11 +207,11 @@ def scan(source: Source, preprocessor, on_error: str = "raise", description: str
     for features, label, index in tqdm.tqdm(elements.as_numpy_iterator(), desc=description,
                                             total=len(source.origins), unit="example"):
         for missing in range(expected, index):
-            handle(_diagnose(source, preprocessor, missing), on_error, report)
+            handle(_diagnose(source, preprocessor, _row_at(source.rows, missing)), on_error, report)
         expected = index + 1
         yield features, label
     for missing in range(expected, len(source.origins)):
-        handle(_diagnose(source, preprocessor, missing), on_error, report)
+        handle(_diagnose(source, preprocessor, _row_at(source.rows, missing)), on_error, report)
     (logger.warning if report.skipped else logger.info)("%s: %s", description, report.summary())
     return report
 

@@ -1,4 +1,5 @@
 import logging
+import pathlib
 
 import pytest
 import tensorflow as tf
@@ -169,3 +170,22 @@ def test_folder_with_non_utf8_text_file(tiny, preprocessor):
 def test_unknown_policy_is_refused(tiny, preprocessor):
     with pytest.raises(ValueError, match="on_error='ignore' is unknown"):
         check(from_folder(tiny), preprocessor, on_error="ignore")
+
+
+def test_a_script_stopped_by_a_bad_file_exits(tiny):
+    """An uncaught bad-file error from inside the pipeline ends the process (it used to hang
+    at exit when the row was diagnosed by iterating a dataset inside the pipeline)."""
+    import subprocess
+    import sys
+
+    corrupt_image(tiny)
+    manifest = write_manifest(tiny, [*ROWS, ("A cat.", "bad.png", "", "animals")], ".csv")
+    script = (
+        "import sys; from tests.data.conftest import preprocessor\n"
+        "from mmzoo.data import from_manifest, make_dataset\n"
+        f"source = from_manifest({str(manifest)!r})\n"
+        "for _ in make_dataset(source, preprocessor.__wrapped__(), 1): pass\n")
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               timeout=120, cwd=pathlib.Path(__file__).resolve().parents[2])
+    assert completed.returncode == 1
+    assert "manifest.csv row 4" in completed.stderr and "bad.png" in completed.stderr
