@@ -1,4 +1,4 @@
-"""Quiet TensorFlow's start-up lines when this process is the ``mmzoo`` command.
+"""Quiet TensorFlow's start-up lines when this process is the ``mmzoo`` command or the demo.
 
 Imported by ``mmzoo/__init__.py`` before TensorFlow; imports nothing heavy itself.
 
@@ -26,10 +26,11 @@ _COMMAND_NAMES = ("mmzoo", "mmzoo.exe", "mmzoo-script.py")
 
 
 def running_command() -> bool:
-    """Whether this process is the ``mmzoo`` command: the console script or ``python -m mmzoo.cli``."""
+    """Whether this process is the ``mmzoo`` command (the console script or ``python -m
+    mmzoo.cli``) or ``make demo`` (``python -m mmzoo.demo``)."""
     argv = list(getattr(sys, "orig_argv", sys.argv))
     if "-m" in argv[:-1]:
-        return argv[argv.index("-m") + 1] == "mmzoo.cli"
+        return argv[argv.index("-m") + 1] in ("mmzoo.cli", "mmzoo.demo")
     return bool(sys.argv) and pathlib.Path(sys.argv[0]).name in _COMMAND_NAMES
 
 

@@ -25,22 +25,18 @@ import argparse
 import csv
 import io
 import json
-import os
 import pathlib
 import shutil
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-import mmzoo  # noqa: E402
-from mmzoo import evaluation  # noqa: E402
-from mmzoo.data import from_manifest, make_dataset, prepare  # noqa: E402
-from mmzoo.datasets.manual_dir import default_manual_dir  # noqa: E402
-from mmzoo.datasets.stamps import find_stamps, read_description, stamp_files, stratified_split  # noqa: E402
-from mmzoo.finetuning import freeze_encoders  # noqa: E402
+import mmzoo  # before Keras: it imports TensorFlow without its start-up lines for the demo
+from mmzoo import evaluation
+from mmzoo.data import from_manifest, make_dataset, prepare
+from mmzoo.datasets.manual_dir import default_manual_dir
+from mmzoo.datasets.stamps import find_stamps, read_description, stamp_files, stratified_split
+from mmzoo.finetuning import freeze_encoders
 
 PRESET = "concat_small_stamps"
 CLASS_NAMES = ("living", "non-living")
@@ -160,6 +156,8 @@ def main(argv=None):
     started = time.perf_counter()
     if output.exists():  # every run starts afresh (train() would otherwise resume)
         shutil.rmtree(output)
+    import keras
+
     keras.utils.set_random_seed(SEED)
 
     stamps_dir = find_stamps_dir()
@@ -184,10 +182,11 @@ def main(argv=None):
         freeze_encoders(model)  # train the fusion and the head; the encoders keep what they know
         return model
 
+    print(f"[3/6] fine-tuning: the files decoded once into TFRecords, then up to {TRAIN.epochs} "
+          "epochs with the encoders frozen")
     prepared = {split: prepare(source, preprocessor, output / "prepared" / split, num_shards=2,
                                on_error="skip")
                 for split, source in sources.items() if split != "test"}
-    print(f"[3/6] fine-tuning (encoders frozen) for up to {TRAIN.epochs} epochs")
     history = mmzoo.train(fine_tuned_model, prepared["train"],
                           TRAIN.replace(output_dir=str(output / "run")),
                           validation_data=prepared["validation"], preprocessor=preprocessor)
