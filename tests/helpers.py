@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import pathlib
+
 import numpy as np
 
 from mmzoo.specs import MODALITIES, presence_key
@@ -45,3 +50,20 @@ def garbage_like(inputs, modality, seed=1):
     else:
         garbage = rng.normal(0, 1000, value.shape).astype(value.dtype)
     return {**inputs, modality: garbage, presence_key(modality): inputs[presence_key(modality)]}
+
+
+@contextlib.contextmanager
+def shared_by_workers(tmp_path_factory, name: str):
+    """A path shared by the run's pytest-xdist workers, with a file lock held meanwhile,
+    so that one worker makes what it holds and the others wait and reuse it.
+
+    Example:
+        >>> with shared_by_workers(tmp_path_factory, "tfds-avmnist") as data_dir:  # doctest: +SKIP
+        ...     build_into(data_dir)  # doctest: +SKIP
+    """
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        root = root.parent
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield pathlib.Path(root / name)

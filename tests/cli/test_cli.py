@@ -11,7 +11,6 @@ code, one line on stderr naming the culprit, no traceback (except with ``--verbo
 from __future__ import annotations
 
 import csv
-import fcntl
 import json
 import os
 import pathlib
@@ -33,6 +32,7 @@ from mmzoo.models import model_config
 from mmzoo.specs import spec_from_config
 from mmzoo.zoo import from_preset, load_preprocessor, preset_info
 from tests.data_files import pattern, tone, write_audio, write_image
+from tests.helpers import shared_by_workers
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONSOLE_SCRIPT = pathlib.Path(sys.executable).with_name("mmzoo")
@@ -78,12 +78,7 @@ def assert_ok(completed) -> None:
 def shared(tmp_path_factory, name: str, make) -> pathlib.Path:
     """The folder ``make(folder)`` fills, made once per run: under xdist, the workers share it
     and a file lock makes one of them make it."""
-    root = tmp_path_factory.getbasetemp()
-    if "PYTEST_XDIST_WORKER" in os.environ:
-        root = root.parent
-    folder = root / f"cli-{name}"
-    with open(root / f"cli-{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with shared_by_workers(tmp_path_factory, f"cli-{name}") as folder:
         if not (folder / ".done").is_file():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()

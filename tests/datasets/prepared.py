@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-
 import numpy as np
 import tensorflow_datasets as tfds
 
 import mmzoo.datasets  # noqa: F401  (registers the builders)
+from tests.helpers import shared_by_workers
 
 
 def build(tmp_path_factory, name: str, copy: str = "a") -> tfds.core.DatasetBuilder:
@@ -16,12 +14,7 @@ def build(tmp_path_factory, name: str, copy: str = "a") -> tfds.core.DatasetBuil
 
     Under xdist the dir is shared by the run's workers and a file lock makes one build it.
     """
-    root = tmp_path_factory.getbasetemp()
-    if "PYTEST_XDIST_WORKER" in os.environ:
-        root = root.parent
-    data_dir = root / f"tfds-{name}-{copy}"
-    with open(root / f"tfds-{name}-{copy}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with shared_by_workers(tmp_path_factory, f"tfds-{name}-{copy}") as data_dir:
         builder = tfds.builder(name, data_dir=data_dir)
         builder.download_and_prepare()
     return builder
