@@ -22,6 +22,7 @@ import time
 
 import cv2
 import numpy as np
+import tensorflow as tf
 
 from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
 
@@ -70,6 +71,18 @@ def naive_example(text: str, image_path: str, audio_path: str, vocabulary: dict,
     return {"text": ids, "image": image, "audio": audio}
 
 
+@tf.function
+def count_in_graph(dataset: tf.data.Dataset) -> tf.Tensor:
+    """The examples of one pass over ``dataset``, read inside a ``tf.function`` as Keras
+    ``fit`` reads its batches. (A Python ``for`` loop over the dataset is not how training
+    reads it, and with the ``numpy_function`` that decodes Ogg it stalls on the GIL: about
+    385 examples/s in one pass out of two, vs ~600 read in the graph.)"""
+    count = tf.constant(0, tf.int64)
+    for _, labels in dataset:
+        count += tf.shape(labels, out_type=tf.int64)[0]
+    return count
+
+
 def examples_per_second(iterate) -> float:
     start = time.perf_counter()
     count = iterate()
@@ -93,11 +106,7 @@ def run() -> list[tuple[str, float, str, float]]:
         return len(rows)
 
     def consume(dataset, epochs=1):
-        count = 0
-        for _ in range(epochs):
-            for _, labels in dataset:
-                count += int(labels.shape[0])
-        return count
+        return sum(int(count_in_graph(dataset)) for _ in range(epochs))
 
     raw_dataset = make_dataset(source, preprocessor, BATCH_SIZE, shuffle=True)
     with tempfile.TemporaryDirectory() as directory:

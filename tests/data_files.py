@@ -59,9 +59,9 @@ def tone(seconds: float, rate: int = RATE, frequency: float = 440.0, channels: i
 
 
 def write_audio(path, waveform: np.ndarray, rate: int = RATE) -> pathlib.Path:
-    """WAV as 16-bit PCM, Ogg as Vorbis, FLAC: with soundfile (libsndfile)."""
+    """WAV, FLAC and AIFF as 16-bit PCM, Ogg as Vorbis: with soundfile (libsndfile)."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    subtype = {".wav": "PCM_16", ".ogg": "VORBIS", ".flac": "PCM_16"}[path.suffix]
+    subtype = {".wav": "PCM_16", ".ogg": "VORBIS", ".flac": "PCM_16", ".aiff": "PCM_16"}[path.suffix]
     soundfile.write(str(path), waveform, rate, subtype=subtype)
     return path

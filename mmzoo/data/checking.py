@@ -88,6 +88,7 @@ class _PassMonitor:
         self.report, self.description = report, description
         self.scan_problems = list(source.problems)
         self.columns = _light_rows(source.rows)
+        self.pass_ended = False
 
     def dropped(self, start, stop) -> str:
         """Name rows ``start..stop-1`` and count them; under ``raise``, the
@@ -97,6 +98,7 @@ class _PassMonitor:
         (either leaves the interpreter hanging at exit after the error): the rows come from
         the columns kept when the pipeline was made, and the error is raised by the graph.
         """
+        self._start_pass_if_new()
         try:
             for position in range(int(start), int(stop)):
                 if self.columns is None:
@@ -112,10 +114,16 @@ class _PassMonitor:
         return ""
 
     def end_of_pass(self) -> int:
+        self._start_pass_if_new()
         (logger.warning if self.report.skipped else logger.info)(
             "%s: %s", self.description, self.report.summary())
-        self.report.skipped = list(self.scan_problems)  # the next pass counts afresh
+        self.pass_ended = True  # the report keeps this pass's count until the next pass
         return 0
+
+    def _start_pass_if_new(self) -> None:
+        if self.pass_ended:
+            self.report.skipped = list(self.scan_problems)
+            self.pass_ended = False
 
 
 @functools.cache
@@ -145,8 +153,8 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     named with its reason (decoded alone, in Python: only bad rows cost this). With
     ``on_error="raise"`` the pass stops there with that :class:`~mmzoo.data.DataError`'s
     message (raised by the iterator as a ``tf.errors.InvalidArgumentError``);
-    with ``"skip"`` it goes on, counts, and logs a summary at the end of each pass into
-    ``report``. Problems found when the source was scanned (missing files, unknown
+    with ``"skip"`` it goes on, counts into ``report`` and logs a summary at the end of
+    each pass; ``report`` then holds that pass's count until the next pass starts afresh. Problems found when the source was scanned (missing files, unknown
     labels) are raised here at once, or counted in every pass.
 
     Under ``raise`` the dataset's cardinality is the number of rows (Keras ``fit`` and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import mmzoo.datasets  # noqa: F401  (registers the builders)
@@ -30,9 +31,16 @@ def read_splits(builder: tfds.core.DatasetBuilder) -> dict[str, dict[str, np.nda
     return splits
 
 
-def record_bytes(builder: tfds.core.DatasetBuilder) -> dict[str, bytes]:
-    """The bytes of every record file of a prepared builder, by file name."""
-    return {path.name: path.read_bytes() for path in sorted(builder.data_path.glob("*.tfrecord*"))}
+def record_examples(builder: tfds.core.DatasetBuilder) -> dict[str, list[tf.train.Example]]:
+    """Every record of a prepared builder as a ``tf.train.Example``, by file name.
+
+    Compared as protos, not bytes: protobuf serializes the feature map in an order that
+    depends on the process's hash seed, so two processes write the same examples in
+    different bytes.
+    """
+    return {path.name: [tf.train.Example.FromString(record.numpy())
+                        for record in tf.data.TFRecordDataset(str(path))]
+            for path in sorted(builder.data_path.glob("*.tfrecord*"))}
 
 
 def _stack(values: list) -> np.ndarray:

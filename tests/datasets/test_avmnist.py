@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tests.datasets.prepared import build, record_bytes
+from tests.datasets.prepared import build, record_examples
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 DATASET = "avmnist"
@@ -127,4 +127,4 @@ def test_audio_is_the_normalized_recording_plus_noise_at_minus_10_db(splits, dat
 
 
 def test_building_twice_gives_identical_records(builder, splits, tmp_path_factory):
-    assert record_bytes(build(tmp_path_factory, "avmnist", copy="b")) == record_bytes(builder)
+    assert record_examples(build(tmp_path_factory, "avmnist", copy="b")) == record_examples(builder)

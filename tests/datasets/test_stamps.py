@@ -10,7 +10,7 @@ import pytest
 import soundfile
 from scipy import signal
 
-from tests.datasets.prepared import build, record_bytes
+from tests.datasets.prepared import build, record_examples
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 DATASET = "stamps"
@@ -122,4 +122,4 @@ def test_images_are_the_pngs_as_rgba(splits, on_disk):
 
 
 def test_building_twice_gives_identical_records(builder, tmp_path_factory):
-    assert record_bytes(build(tmp_path_factory, "stamps", copy="b")) == record_bytes(builder)
+    assert record_examples(build(tmp_path_factory, "stamps", copy="b")) == record_examples(builder)

@@ -68,8 +68,8 @@ def test_fit_length():
     np.testing.assert_array_equal(fit_length(tf.range(2.0), 4).numpy(), [0, 1, 0, 0])
 
 
-# read_audio_file decodes only the clip (plus soxr's reach) yet matches librosa.load on the
-# whole file: ~1e-6 (float32 rounding of the channel mean and the resampler).
+# read_audio_file decodes only the clip (plus soxr's reach), with miniaudio for Ogg and FLAC
+# and soundfile for the rest, yet matches librosa.load on the whole file: ~1e-6 (float32 rounding of the channel mean and the resampler).
 READ_CLIP_TOLERANCE = 1e-5
 
 
@@ -77,6 +77,7 @@ READ_CLIP_TOLERANCE = 1e-5
     (".ogg", 44100, 2.0),   # stereo Ogg, longer than the clip: cropped, resampled
     (".flac", 8000, 0.3),   # stereo FLAC, shorter than the clip: kept whole, resampled
     (".ogg", 16000, 1.5),   # already at the spec's rate: no resampling
+    (".aiff", 22050, 1.2),  # not for miniaudio: soundfile decodes it
 ])
 def test_read_audio_file_equals_librosa_load(tmp_path, suffix, rate, seconds):
     spec = AudioSpec(16000, 1.0)
