@@ -115,8 +115,9 @@ def write_manifest(rows: list[dict], path: pathlib.Path) -> pathlib.Path:
     with open(path, "w", newline="", encoding="utf-8") as file:
         writer = csv.DictWriter(file, ["text", "image", "audio", "label"])
         writer.writeheader()
-        writer.writerows({**row, "image": str(row["image"]), "audio": str(row["audio"])}
-                         for row in rows)
+        # absolute paths: the manifest's relative paths would be read from its own folder
+        writer.writerows({**row, **{key: str(pathlib.Path(row[key]).resolve()) if row[key] else ""
+                                    for key in ("image", "audio")}} for row in rows)
     return path
 
 

@@ -506,7 +506,11 @@ def _labels(dataset_fn: DatasetFn, data) -> np.ndarray:
     if isinstance(data, Source):  # the rows have them: nothing to decode
         return np.asarray([row["label"] for row in data.rows.as_numpy_iterator()])
     dataset = dataset_fn(tf.distribute.InputContext()).map(lambda features, labels: labels)
-    return np.concatenate([np.asarray(labels) for labels in dataset])
+    batches = [np.asarray(labels) for labels in dataset]
+    if not batches:
+        raise ValueError("the training data yields no batch: it holds fewer usable examples than "
+                         "TrainConfig.batch_size (see its bad-data summary above).")
+    return np.concatenate(batches)
 
 
 def _with_sample_weights(dataset_fn: DatasetFn, class_weight: dict[int, float],

@@ -13,7 +13,8 @@ import pytest
 def demo_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     environment = {**os.environ, "MMZOO_DATA_DIR": str(folder / "no-data-here")}
-    result = subprocess.run([sys.executable, "-m", "mmzoo.demo", "--output", str(folder / "out")],
+    # a relative --output, as `make demo` passes (the manifests' paths must still resolve)
+    result = subprocess.run([sys.executable, "-m", "mmzoo.demo", "--output", "out"], cwd=folder,
                             capture_output=True, text=True, env=environment, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return folder / "out", result.stdout

@@ -176,6 +176,13 @@ def test_data_of_unknown_length_needs_steps_per_epoch(tmp_path):
               quiet_config(tmp_path))
 
 
+def test_balancing_classes_of_data_with_no_batch_says_so(tmp_path):
+    data = array_batches(image_audio_model, 16, 8)
+    with pytest.raises(ValueError, match="the training data yields no batch"):
+        train(image_audio_model, lambda context: data(context).take(0),
+              quiet_config(tmp_path, class_weight="balanced", steps_per_epoch=1))
+
+
 @pytest.fixture(scope="module")
 def data_service():
     """A dispatcher and two workers on 127.0.0.1, in this process."""
