@@ -5,6 +5,7 @@ import soundfile
 import tensorflow as tf
 
 from mmzoo.preprocessing import LogMelSpectrogram, decode_wav, fit_length, read_audio_file, resample
+from mmzoo.preprocessing.log_mel import frames
 from mmzoo.specs import AudioSpec
 from tests.data_files import tone, write_audio
 
@@ -103,3 +104,15 @@ def test_log_mel_matches_librosa():
     expected = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None).T
     assert actual.shape == expected.shape == (spec.num_frames, 32)
     np.testing.assert_allclose(actual, expected, atol=LOG_MEL_TOLERANCE_DB)
+
+
+@pytest.mark.parametrize("samples,frame_length,frame_step", [
+    (8393, 512, 71),   # the step does not divide the frame: 8 blocks a frame, cut
+    (16512, 512, 160),
+    (512, 512, 160),   # exactly one frame
+    (1000, 256, 300),  # a step longer than the frame: samples between frames are skipped
+])
+def test_frames_equal_tf_signal_frame(samples, frame_length, frame_step):
+    signals = tf.constant(np.random.default_rng(0).standard_normal((3, samples)), tf.float32)
+    np.testing.assert_array_equal(frames(signals, frame_length, frame_step).numpy(),
+                                  tf.signal.frame(signals, frame_length, frame_step).numpy())
