@@ -50,10 +50,11 @@ NOTES = """## What the rows compare
   Keras `fit` reads them. Most of the raw pipeline's CPU time is Ogg Vorbis decoding, which
   the naive loop does too: on 2 cores its ceiling is about 3x. The CPU time of each step
   and the history of this row are in [Data pipelines](guides/data.md).
-- **Training**: MultiBench's AV-MNIST late-fusion model, the same layers and batch in both.
-  PyTorch trains on spectrograms computed beforehand, as MultiBench does; mmzoo computes the
-  log-mel inside the model from the waveform (about 11 ms of a ~160 ms step), so the ratio
-  sits near 1.0x and moves with the machine. XLA on a CPU is slower here (Keras' default
+- **Training**: MultiBench's AV-MNIST late-fusion model, the same LeNet blocks, MLP and
+  batch in both. PyTorch trains on spectrograms computed beforehand, as MultiBench does;
+  mmzoo computes the log-mel inside the model from the waveform (about 11 ms of a ~160 ms
+  step) and its audio encoder batch-normalizes the mel bins, so the ratio sits near 1.0x
+  and moves with the machine. XLA on a CPU is slower here (Keras' default
   `jit_compile="auto"` leaves it off on CPU-only machines).
 - **Memory**: one epoch in a fresh process per size; the input stream (bounded shuffle
   buffer and prefetch) must not grow with the data.
