@@ -31,8 +31,9 @@ def decode_function(source: Source, preprocessor, raw_text: bool = False):
     return decode
 
 
-def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """``dataset`` with tf.data's autotuner off: each parallel map runs one call per core.
+def _decoded_in_parallel(rows: tf.data.Dataset, decode) -> tf.data.Dataset:
+    """``rows.map(decode)``, in parallel and in order, with tf.data's autotuner off (for the
+    whole pipeline built on it): each parallel map runs one call per core.
 
     With the autotuner on, a pipeline that decodes audio in a ``numpy_function`` falls to
     a single core for whole epochs, about one epoch in three (the stamps on 2 idle cores:
@@ -41,14 +42,14 @@ def without_autotune(dataset: tf.data.Dataset) -> tf.data.Dataset:
     """
     options = tf.data.Options()
     options.autotune.enabled = False
-    return dataset.with_options(options)
+    return rows.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                    deterministic=True).with_options(options)
 
 
 def decoded(source: Source, preprocessor, raw_text: bool = False) -> tf.data.Dataset:
     """``source``'s rows loaded and preprocessed in parallel, in order: ``(features, label, index)``."""
     decode = decode_function(source, preprocessor, raw_text)
-    return without_autotune(source.rows.map(lambda row: (*decode(row), row[INDEX_KEY]),
-                                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+    return _decoded_in_parallel(source.rows, lambda row: (*decode(row), row[INDEX_KEY]))
 
 
 def _diagnose(source: Source, preprocessor, row: dict) -> Problem:
@@ -167,8 +168,9 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     ``on_error="raise"`` the pass stops there with that :class:`~mmzoo.data.DataError`'s
     message (raised by the iterator as a ``tf.errors.InvalidArgumentError``);
     with ``"skip"`` it goes on, counts into ``report`` and logs a summary at the end of
-    each pass; ``report`` then holds that pass's count until the next pass starts afresh. Problems found when the source was scanned (missing files, unknown
-    labels) are raised here at once, or counted in every pass.
+    each pass; ``report`` then holds that pass's count until the next pass starts afresh.
+    Problems found when the source was scanned (missing files, unknown labels) are raised
+    here at once, or counted in every pass.
 
     Under ``raise`` the dataset's cardinality is the number of rows (Keras ``fit`` and
     ``evaluate`` need it: with an unknown length, Keras 3 ``evaluate`` counts an extra
@@ -185,9 +187,8 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     if rows < 0:  # unknown length: count once (rows are paths and strings, cheap)
         rows = int(source.rows.reduce(0, lambda count, _: count + 1))
     decode = decode_function(source, preprocessor)
-    elements = source.rows.enumerate().map(
-        lambda position, row: (*decode(row), position), num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True).ignore_errors()
+    elements = _decoded_in_parallel(source.rows.enumerate(),
+                                    lambda position, row: (*decode(row), position)).ignore_errors()
     end = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype),
                                 elements.element_spec[:2]) + (tf.constant(-1, tf.int64),)
     elements = elements.concatenate(tf.data.Dataset.from_tensors(end))
@@ -208,7 +209,7 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
                .map(lambda features, label, at_end: (features, label)))
     if on_error == "raise":  # every row comes out, or the pass stops: the length is known
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(rows))
-    return without_autotune(dataset)
+    return dataset
 
 
 def scan(source: Source, preprocessor, on_error: str = "raise", description: str = "checking",
