@@ -27,6 +27,13 @@ SAMPLE_RATE = 8000
 CLIP_SECONDS = 0.5
 
 
+def row_name(examples: int) -> str:
+    return f"peak RSS training on {examples:,} examples from TFRecords"
+
+
+TARGETS = {row_name(BASE_EXAMPLES * SCALE): ("<=", 1.1)}  # ratio to 1x
+
+
 def specs():
     from mmzoo import AudioSpec, ImageSpec
 
@@ -85,7 +92,7 @@ def run() -> list[tuple[str, float, str, float]]:
             write_tfrecords(examples, directory)
             results.append(peak_rss(directory))
     base = results[0]["peak_rss_mib"]
-    return [(f"peak RSS training on {r['examples']:,} examples from TFRecords", r["peak_rss_mib"],
+    return [(row_name(r["examples"]), r["peak_rss_mib"],
              "MiB", r["peak_rss_mib"] / base) for r in results]
 
 

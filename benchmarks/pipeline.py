@@ -32,6 +32,9 @@ AUDIO = AudioSpec(16000, 1.0)
 BATCH_SIZE = 32
 PREPARED_EPOCHS = 5
 ROUNDS = 3  # each rate is the median of this many epochs, measured in turn
+NAIVE, RAW, PREPARED = ("naive loop (OpenCV + librosa)", "raw files (tf.data)",
+                        "prepared TFRecords (tf.data)")
+TARGETS = {RAW: (">=", 3.0), PREPARED: (">=", 20.0)}  # ratios to the naive loop
 
 
 def stamps_dir() -> pathlib.Path:
@@ -115,16 +118,16 @@ def run() -> list[tuple[str, float, str, float]]:
         # Warm up: the file cache, TF's start-up, librosa's first call (~2 s of lazy imports).
         consume(raw_dataset), consume(prepared.take(2)), naive_example(
             rows[0]["text"], rows[0]["image"], rows[0]["audio"], vocabulary)
-        runs = {"naive loop (OpenCV + librosa)": naive,
+        runs = {NAIVE: naive,
                 "naive loop, clip only": lambda: naive(clip_only=True),
-                "raw files (tf.data)": lambda: consume(raw_dataset),
-                "prepared TFRecords (tf.data)": lambda: consume(prepared, PREPARED_EPOCHS)}
+                RAW: lambda: consume(raw_dataset),
+                PREPARED: lambda: consume(prepared, PREPARED_EPOCHS)}
         samples = {name: [] for name in runs}
         for _ in range(ROUNDS):  # interleaved, so that a busy moment of the machine hits all alike
             for name, iterate in runs.items():
                 samples[name].append(examples_per_second(iterate))
     rates = {name: float(np.median(values)) for name, values in samples.items()}
-    naive_rate = rates["naive loop (OpenCV + librosa)"]
+    naive_rate = rates[NAIVE]
     return [(name, rate, "examples/s", rate / naive_rate) for name, rate in rates.items()]
 
 

@@ -70,7 +70,8 @@ def test_fit_length():
 
 
 # read_audio_file decodes only the clip (plus soxr's reach), with miniaudio for Ogg and FLAC
-# and soundfile for the rest, yet matches librosa.load on the whole file: ~1e-6 (float32 rounding of the channel mean and the resampler).
+# and soundfile for the rest, yet matches librosa.load on the whole file: ~1e-6 (float32
+# rounding of the channel mean and the resampler).
 READ_CLIP_TOLERANCE = 1e-5
 
 
