@@ -61,12 +61,14 @@ NOTES = """## What the rows compare
 
 
 def verdict(name: str, ratio: float) -> str:
-    """``"≥ 3.0x: met"`` or ``"≥ 3.0x: missed"`` for a row with a target, else ``""``."""
+    """``"≥ 3.0x: met"`` or ``"≥ 3.0x: missed"`` for a row with a target, else ``""``;
+    a miss that the table's two decimals round away shows three (``"missed (0.999x)"``)."""
     if name not in TARGETS:
         return ""
     sign, target = TARGETS[name]
     met = ratio >= target if sign == ">=" else ratio <= target
-    return f"{'≥' if sign == '>=' else '≤'} {target:.1f}x: {'met' if met else 'missed'}"
+    outcome = "met" if met else "missed" if round(ratio, 2) != target else f"missed ({ratio:.3f}x)"
+    return f"{'≥' if sign == '>=' else '≤'} {target:.1f}x: {outcome}"
 
 
 def table(results: dict[str, list[tuple[str, float, str, float]]]) -> str:
