@@ -1,15 +1,17 @@
 """Sources: manifests (CSV/JSONL), folder trees, TFDS, in-memory arrays and DataFrames.
 
 Every source gives a :class:`Source`: a cheap, shuffleable ``tf.data.Dataset`` of rows
-(paths and strings), a ``load`` function that reads one row's files (TF ops for WAV and
-images, soundfile and soxr for other audio), the ordered class names, and the problems found while
-scanning (missing files, unknown labels, non-UTF-8 text) for the bad-data policy.
+(paths and strings), a ``load`` function that reads one row's files in TF ops (images,
+WAV; other audio is decoded in Python a batch at a time, :func:`load_pending_audio`), the
+ordered class names, and the problems found while scanning (missing files, unknown labels,
+non-UTF-8 text) for the bad-data policy.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -19,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmzoo.data.errors import Problem
-from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_file
+from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_files
 from mmzoo.preprocessing.preprocessor import AUDIO_RATE_KEY
 from mmzoo.specs import AudioSpec, presence_key
 
@@ -27,6 +29,9 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 AUDIO_EXTENSIONS = (".wav", ".ogg", ".flac", ".mp3")
 TEXT_EXTENSIONS = (".txt",)
 INDEX_KEY = "index"
+# Where a row's raw inputs (and then its features) hold the path of an audio file that TF
+# ops cannot decode, until load_pending_audio decodes a batch of them in Python.
+PENDING_AUDIO_KEY = "pending_audio"
 
 
 @dataclasses.dataclass
@@ -37,9 +42,9 @@ class Source:
         rows: a ``tf.data.Dataset`` of dicts: raw inputs by modality, ``"label"`` and
             ``"index"`` (position in ``origins``).
         load: ``load(row, specs)`` maps a row to the raw inputs of a
-            :class:`~mmzoo.preprocessing.Preprocessor` with ``specs`` (reads files; non-WAV
-            audio is decoded straight to the AudioSpec's rate and clip); identity when rows
-            hold the data already.
+            :class:`~mmzoo.preprocessing.Preprocessor` with ``specs`` (reads files, in TF
+            ops: a non-WAV audio file is left under ``PENDING_AUDIO_KEY`` for
+            :func:`load_pending_audio`); identity when rows hold the data already.
         class_names: label names, in id order.
         origins: where each row comes from, e.g. ``"train.csv row 3"``, for error messages.
         problems: rows left out while scanning, for the bad-data policy.
@@ -96,42 +101,60 @@ def _valid_utf8(text: str) -> bool:
     return True
 
 
-def _load_audio(path, spec: AudioSpec):
-    """One audio file to (mono waveform, rate): TF ops for WAV, Python for Ogg/FLAC/MP3.
-
-    Python decodes straight to ``spec``'s rate and clip (see :func:`read_audio_file`), so
-    the TF resampler only runs on WAVs.
-    """
-    def python_decode(path):
-        return read_audio_file(np.asarray(path).item().decode(), spec)
+def _load_audio(path, spec: AudioSpec, wav_files: bool):
+    """One audio path ("" if absent) to ``(mono waveform, rate, pending path)``: TF ops decode
+    a WAV; any other file is left pending (silence, and its path) for
+    :func:`load_pending_audio`. Without ``wav_files`` (the source has none) the graph holds
+    no WAV decoder and the rate is static, so the preprocessor leaves its resampler out too:
+    a smaller graph, faster to set up at the start of each pass."""
+    silence = tf.zeros([spec.num_samples])
+    if not wav_files:
+        return silence, spec.sample_rate, path
 
     def tf_decode():
         waveform, rate = tf.audio.decode_wav(tf.io.read_file(path))
-        return tf.reduce_mean(waveform, axis=-1), rate
+        return tf.reduce_mean(waveform, axis=-1), rate, tf.constant("")
 
-    def python_tf_decode():
-        waveform = tf.numpy_function(python_decode, [path], tf.float32, stateful=False)
-        return tf.reshape(waveform, [-1]), tf.constant(spec.sample_rate, tf.int32)
+    def pending():
+        return silence, tf.constant(spec.sample_rate, tf.int32), path
 
     is_wav = tf.reduce_any([tf.strings.regex_full_match(tf.strings.lower(path), f".*\\{ext}")
                             for ext in TF_AUDIO_EXTENSIONS])
-    return tf.cond(is_wav, tf_decode, python_tf_decode)
+    return tf.cond(is_wav, tf_decode, pending)
 
 
-def _load_files(row, specs):
-    """A row of paths to raw inputs: image bytes, audio waveform and rate, presence flags."""
+def _load_files(row, specs, wav_files: bool = True):
+    """A row of paths to raw inputs: image bytes, audio waveform and rate, presence flags,
+    and under ``PENDING_AUDIO_KEY`` the audio file that TF ops cannot decode ("" if none)."""
     raw = dict(row)
     if "image" in row and "image" in specs:
         present = tf.strings.length(row["image"]) > 0
         raw["image"] = tf.cond(present, lambda: tf.io.read_file(row["image"]), lambda: tf.constant(""))
         raw[presence_key("image")] = present
     if "audio" in row and "audio" in specs:
-        present = tf.strings.length(row["audio"]) > 0
-        raw["audio"], raw[AUDIO_RATE_KEY] = tf.cond(
-            present, lambda: _load_audio(row["audio"], specs["audio"]),
-            lambda: (tf.zeros([0]), tf.constant(1, tf.int32)))
-        raw[presence_key("audio")] = present
+        raw["audio"], raw[AUDIO_RATE_KEY], raw[PENDING_AUDIO_KEY] = _load_audio(
+            row["audio"], specs["audio"], wav_files)
+        raw[presence_key("audio")] = tf.strings.length(row["audio"]) > 0
     return raw
+
+
+def load_pending_audio(features: dict, spec: AudioSpec) -> tuple[dict, tf.Tensor]:
+    """Complete a batch of preprocessed rows: decode the audio files they left pending
+    (Ogg, FLAC, MP3) with :func:`~mmzoo.preprocessing.read_audio_file`, in one Python call
+    for the batch. Returns the features, ``features[PENDING_AUDIO_KEY]`` replaced by the clips
+    and removed, and a message per row saying why its file could not be decoded ("" if fine).
+
+    Example:
+        >>> rows = dataset.batch(32).map(lambda f, label: (*load_pending_audio(f, spec), label))  # doctest: +SKIP
+    """
+    features = dict(features)
+    paths = features.pop(PENDING_AUDIO_KEY)
+    clips, errors = tf.numpy_function(lambda paths: read_audio_files(paths, spec), [paths],
+                                      (tf.float32, tf.string), stateful=False)
+    pending = tf.strings.length(paths) > 0
+    clips = tf.ensure_shape(clips, (paths.shape[0], *spec.shape))
+    features["audio"] = tf.where(pending[:, None], clips, features["audio"])
+    return features, tf.ensure_shape(errors, paths.shape)
 
 
 def from_rows(rows: Sequence[dict], origins: Sequence[str], *, base_dir=".",
@@ -187,8 +210,10 @@ def from_rows(rows: Sequence[dict], origins: Sequence[str], *, base_dir=".",
     data = {m: np.asarray(v, dtype=object).astype(str) for m, v in columns.items()}
     data.update(label=label_array, index=np.arange(len(kept_origins), dtype=np.int64))
     has_files = "image" in modalities or "audio" in modalities
+    wav_files = any(path.lower().endswith(TF_AUDIO_EXTENSIONS) for path in columns.get("audio", []))
+    load = functools.partial(_load_files, wav_files=wav_files) if has_files else Source.load
     return Source(rows=tf.data.Dataset.from_tensor_slices(data), class_names=class_names,
-                  origins=kept_origins, load=_load_files if has_files else Source.load,
+                  origins=kept_origins, load=load,
                   problems=problems, multi_label=multi_label)
 
 

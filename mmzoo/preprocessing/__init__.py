@@ -5,6 +5,7 @@ from mmzoo.preprocessing.audio import (
     decode_wav,
     fit_length,
     read_audio_file,
+    read_audio_files,
     resample,
 )
 from mmzoo.preprocessing.image import augment_image, decode_image, image_from_pixels
@@ -15,5 +16,5 @@ from mmzoo.preprocessing.text import adapt_text_spec, text_vectorizer
 __all__ = [
     "AUDIO_RATE_KEY", "LogMelSpectrogram", "Preprocessor", "adapt_text_spec", "audio_from_waveform",
     "augment_image", "decode_image", "decode_wav", "fit_length", "image_from_pixels",
-    "read_audio_file", "resample", "text_vectorizer",
+    "read_audio_file", "read_audio_files", "resample", "text_vectorizer",
 ]

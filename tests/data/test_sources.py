@@ -1,3 +1,4 @@
+import librosa
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,18 +9,27 @@ from mmzoo.data import (
     from_dataframe,
     from_folder,
     from_manifest,
+    from_rows,
     from_tfds,
     make_dataset,
 )
-from mmzoo.preprocessing import decode_image, decode_wav
+from mmzoo.data.checking import PENDING_AUDIO_BATCH
+from mmzoo.preprocessing import Preprocessor, decode_image, decode_wav
+from mmzoo.specs import AudioSpec
 from tests.data.conftest import ROWS, write_manifest
-from tests.data_files import pattern
+from tests.data_files import pattern, tone, write_audio
 
 
 def examples(source, preprocessor):
     """All (features, label) of a source, unbatched, in order."""
     dataset = make_dataset(source, preprocessor, batch_size=1).unbatch()
     return list(dataset.as_numpy_iterator())
+
+
+def librosa_clip(path, spec):
+    """The reference clip: librosa.load at the spec's rate, cut or padded to its length."""
+    waveform, _ = librosa.load(str(path), sr=spec.sample_rate)
+    return np.pad(waveform[:spec.num_samples], (0, max(0, spec.num_samples - len(waveform))))
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
@@ -34,9 +44,38 @@ def test_manifest_gives_the_files_decoded(tiny, preprocessor, suffix):
     np.testing.assert_allclose(frog["image"], expected.numpy())
     expected = decode_wav(tf.io.read_file(str(tiny / ROWS[0][2])), preprocessor.specs["audio"])
     np.testing.assert_allclose(frog["audio"], expected.numpy(), atol=1e-6)
-    assert got[1][0]["audio_present"] == 1.0 and np.abs(got[1][0]["audio"]).max() > 0.1  # the Ogg
+    assert got[1][0]["audio_present"] == 1.0  # the Ogg, decoded in Python
+    np.testing.assert_allclose(got[1][0]["audio"],
+                               librosa_clip(tiny / ROWS[1][2], preprocessor.specs["audio"]), atol=1e-5)
     fish = got[2][0]
     assert fish["audio_present"] == 0.0 and not fish["audio"].any()
+
+
+@pytest.mark.parametrize("on_error", ["skip", "raise"])
+def test_audio_files_tf_cannot_decode_are_decoded_a_batch_at_a_time(tmp_path, on_error):
+    """Ogg and FLAC only (no WAV: the graph has no WAV decoder), over several pending-audio
+    batches, the last one partial: every row keeps its own clip, in order; a bad file is
+    skipped or named wherever it is."""
+    spec = AudioSpec(8000, 0.25, fft_length=256)
+    rows = []
+    for i in range(2 * PENDING_AUDIO_BATCH + 3):
+        path = tmp_path / f"a{i}{'.flac' if i % 3 else '.ogg'}"
+        write_audio(path, tone(0.1 + 0.01 * i, 16000, frequency=200.0 + 30 * i), 16000)
+        rows.append({"audio": str(path), "label": "x"})
+    rows[PENDING_AUDIO_BATCH + 1]["audio"] = str(tmp_path / "bad.ogg")
+    (tmp_path / "bad.ogg").write_bytes(b"OggS" + bytes(200))
+    source = from_rows(rows, [f"row {i}" for i in range(len(rows))])
+    dataset = make_dataset(source, Preprocessor(audio=spec), 4, drop_remainder=False,
+                           on_error=on_error)
+    if on_error == "raise":
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"row {PENDING_AUDIO_BATCH + 1}.*bad.ogg"):
+            list(dataset)
+        return
+    clips = np.concatenate([features["audio"] for features, _ in dataset.as_numpy_iterator()])
+    good = [row["audio"] for row in rows if not row["audio"].endswith("bad.ogg")]
+    assert len(clips) == len(good)
+    for clip, path in zip(clips, good, strict=True):
+        np.testing.assert_allclose(clip, librosa_clip(path, spec), atol=1e-5, err_msg=path)
 
 
 def test_labels_as_ids_with_given_class_names(tiny, preprocessor):

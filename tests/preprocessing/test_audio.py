@@ -4,7 +4,14 @@ import pytest
 import soundfile
 import tensorflow as tf
 
-from mmzoo.preprocessing import LogMelSpectrogram, decode_wav, fit_length, read_audio_file, resample
+from mmzoo.preprocessing import (
+    LogMelSpectrogram,
+    decode_wav,
+    fit_length,
+    read_audio_file,
+    read_audio_files,
+    resample,
+)
 from mmzoo.preprocessing.log_mel import frames
 from mmzoo.specs import AudioSpec
 from tests.data_files import tone, write_audio
@@ -94,6 +101,21 @@ def test_read_audio_file_names_the_file_it_cannot_decode(tmp_path):
     (tmp_path / "bad.ogg").write_bytes(b"OggS" + bytes(200))
     with pytest.raises(ValueError, match="cannot decode .*bad.ogg"):
         read_audio_file(str(tmp_path / "bad.ogg"), AudioSpec(16000, 1.0))
+
+
+def test_read_audio_files_pads_each_clip_and_names_each_failure(tmp_path):
+    spec = AudioSpec(16000, 1.0)
+    short = str(write_audio(tmp_path / "short.ogg", tone(0.4, 44100, channels=2), 44100))
+    (tmp_path / "bad.ogg").write_bytes(b"OggS" + bytes(200))
+    paths = [short.encode(), b"", str(tmp_path / "bad.ogg").encode(), str(tmp_path / "gone.flac").encode()]
+    clips, errors = read_audio_files(paths, spec)
+    expected, _ = librosa.load(short, sr=spec.sample_rate, mono=True)
+    assert clips.shape == (4, spec.num_samples) and clips.dtype == np.float32
+    np.testing.assert_allclose(clips[0, :len(expected)], expected, atol=READ_CLIP_TOLERANCE)
+    assert not clips[0, len(expected):].any() and not clips[1:].any()
+    assert errors[:2].tolist() == [b"", b""]
+    assert b"cannot decode" in errors[2] and b"bad.ogg" in errors[2]
+    assert b"gone.flac" in errors[3] and b"No such file" in errors[3]
 
 
 def test_log_mel_matches_librosa():
