@@ -22,8 +22,8 @@ def make_dataset(data: Source | PreparedData, preprocessor, batch_size: int, *,
     """Batches of ``(features, label)`` whose keys and shapes are the model's inputs.
 
     Args:
-        data: a :class:`~mmzoo.data.Source` (raw files, decoded on the fly, with TF ops
-            except librosa for non-WAV audio) or :class:`~mmzoo.data.PreparedData`
+        data: a :class:`~mmzoo.data.Source` (raw files, decoded on the fly in TF ops;
+            audio other than WAV in Python, a batch of rows at a time) or :class:`~mmzoo.data.PreparedData`
             (TFRecords from :func:`~mmzoo.data.prepare`: TF ops only, TPU-friendly).
         preprocessor: a :class:`~mmzoo.preprocessing.Preprocessor` (text vocabulary adapted).
         batch_size: the global batch size; with ``input_context`` each replica gets its share.
