@@ -241,8 +241,10 @@ def read_audio_files(paths, spec: AudioSpec) -> tuple[np.ndarray, np.ndarray]:
             continue
         try:
             waveform = read_audio_file(path, spec)
-        except ValueError as error:
-            errors[row] = str(error).encode()
+        except Exception as error:  # any failure is this file's, not the batch's
+            message = str(error) if isinstance(error, ValueError) else (
+                f"cannot decode {path} ({type(error).__name__}: {error})")
+            errors[row] = message.encode()
             continue
         clips[row, :len(waveform)] = waveform
         if not len(waveform):  # as audio_from_waveform says of an empty WAV

@@ -118,6 +118,24 @@ def test_read_audio_files_pads_each_clip_and_names_each_failure(tmp_path):
     assert b"gone.flac" in errors[3] and b"No such file" in errors[3]
 
 
+def test_read_audio_files_keeps_any_failure_to_its_file(tmp_path, monkeypatch):
+    """An unexpected error (not a ValueError) while decoding one file fails that file only."""
+    import mmzoo.preprocessing.audio as audio
+
+    good = str(write_audio(tmp_path / "good.ogg", tone(0.2, 16000), 16000))
+    real = audio.read_audio_file
+
+    def flaky(path, spec):
+        if path.endswith("flaky.ogg"):
+            raise RuntimeError("decoder crashed")
+        return real(path, spec)
+
+    monkeypatch.setattr(audio, "read_audio_file", flaky)
+    clips, errors = read_audio_files([b"/data/flaky.ogg", good.encode()], AudioSpec(16000, 1.0))
+    assert errors[0] == b"cannot decode /data/flaky.ogg (RuntimeError: decoder crashed)"
+    assert errors[1] == b"" and np.abs(clips[1]).max() > 0.1 and not clips[0].any()
+
+
 def test_log_mel_matches_librosa():
     spec = AudioSpec(sample_rate=8000, clip_seconds=0.5, num_mel_bins=32, fft_length=256, hop_length=80)
     wave = tone(0.5, 8000)[:, 0] + 0.01 * np.random.default_rng(0).standard_normal(4000).astype(np.float32)
