@@ -15,7 +15,6 @@ import tqdm
 
 from mmzoo.data.errors import BadDataReport, DataError, Problem, check_on_error, handle, logger
 from mmzoo.data.sources import INDEX_KEY, PENDING_AUDIO_KEY, Source, load_pending_audio
-from mmzoo.preprocessing.audio import read_audio_files
 
 
 def decode_function(source: Source, preprocessor, raw_text: bool = False):
@@ -83,10 +82,10 @@ def _decode_alone(source: Source, preprocessor, row: dict) -> None:
     """Decode one row eagerly, its pending audio file too: raise what makes it fail."""
     features, _ = decode_function(source, preprocessor)(row)
     if PENDING_AUDIO_KEY in features:
-        _, (error,) = read_audio_files([features[PENDING_AUDIO_KEY].numpy()],
-                                       preprocessor.specs["audio"])
-        if error:
-            raise ValueError(error.decode())
+        batch = tf.nest.map_structure(lambda value: value[None], features)
+        _, errors = load_pending_audio(batch, preprocessor.specs["audio"])
+        if errors[0] != "":
+            raise ValueError(errors[0].numpy().decode())
 
 
 def _diagnose(source: Source, preprocessor, row: dict) -> Problem:

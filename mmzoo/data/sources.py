@@ -103,29 +103,31 @@ def _valid_utf8(text: str) -> bool:
 
 def _load_audio(path, spec: AudioSpec, wav_files: bool):
     """One audio path ("" if absent) to ``(mono waveform, rate, pending path)``: TF ops decode
-    a WAV; any other file is left pending (silence, and its path) for
-    :func:`load_pending_audio`. Without ``wav_files`` (the source has none) the graph holds
-    no WAV decoder and the rate is static, so the preprocessor leaves its resampler out too:
-    a smaller graph, faster to set up at the start of each pass."""
-    silence = tf.zeros([spec.num_samples])
+    a WAV; any other file is left pending for :func:`load_pending_audio`, with a placeholder
+    waveform that is never preprocessed. Without ``wav_files`` (the source has none) the
+    graph holds no WAV decoder and the rate is static, so the preprocessor leaves its
+    resampler out too: a smaller graph, faster to set up at the start of each pass."""
+    placeholder = tf.zeros([1])
     if not wav_files:
-        return silence, spec.sample_rate, path
+        return placeholder, spec.sample_rate, path
 
     def tf_decode():
         waveform, rate = tf.audio.decode_wav(tf.io.read_file(path))
         return tf.reduce_mean(waveform, axis=-1), rate, tf.constant("")
 
     def pending():
-        return silence, tf.constant(spec.sample_rate, tf.int32), path
+        return placeholder, tf.constant(spec.sample_rate, tf.int32), path
 
     is_wav = tf.reduce_any([tf.strings.regex_full_match(tf.strings.lower(path), f".*\\{ext}")
                             for ext in TF_AUDIO_EXTENSIONS])
     return tf.cond(is_wav, tf_decode, pending)
 
 
-def _load_files(row, specs, wav_files: bool = True):
+def _load_files(row, specs, wav_files: bool):
     """A row of paths to raw inputs: image bytes, audio waveform and rate, presence flags,
-    and under ``PENDING_AUDIO_KEY`` the audio file that TF ops cannot decode ("" if none)."""
+    and under ``PENDING_AUDIO_KEY`` the audio file that TF ops cannot decode ("" if none).
+    A pending file is absent to the preprocessor (silence, nothing decoded) until
+    :func:`load_pending_audio` puts its clip and presence in."""
     raw = dict(row)
     if "image" in row and "image" in specs:
         present = tf.strings.length(row["image"]) > 0
@@ -134,15 +136,17 @@ def _load_files(row, specs, wav_files: bool = True):
     if "audio" in row and "audio" in specs:
         raw["audio"], raw[AUDIO_RATE_KEY], raw[PENDING_AUDIO_KEY] = _load_audio(
             row["audio"], specs["audio"], wav_files)
-        raw[presence_key("audio")] = tf.strings.length(row["audio"]) > 0
+        raw[presence_key("audio")] = ((tf.strings.length(row["audio"]) > 0)
+                                      & (tf.strings.length(raw[PENDING_AUDIO_KEY]) == 0))
     return raw
 
 
 def load_pending_audio(features: dict, spec: AudioSpec) -> tuple[dict, tf.Tensor]:
     """Complete a batch of preprocessed rows: decode the audio files they left pending
-    (Ogg, FLAC, MP3) with :func:`~mmzoo.preprocessing.read_audio_file`, in one Python call
-    for the batch. Returns the features, ``features[PENDING_AUDIO_KEY]`` replaced by the clips
-    and removed, and a message per row saying why its file could not be decoded ("" if fine).
+    (Ogg, FLAC, MP3) with :func:`~mmzoo.preprocessing.read_audio_files`, in one Python call
+    for the batch. Returns the features, with those rows' clips and presence flags put in
+    and ``PENDING_AUDIO_KEY`` removed, and a message per row saying why its file could not
+    be decoded ("" if fine).
 
     Example:
         >>> rows = dataset.batch(32).map(lambda f, label: (*load_pending_audio(f, spec), label))  # doctest: +SKIP
@@ -154,6 +158,8 @@ def load_pending_audio(features: dict, spec: AudioSpec) -> tuple[dict, tf.Tensor
     pending = tf.strings.length(paths) > 0
     clips = tf.ensure_shape(clips, (paths.shape[0], *spec.shape))
     features["audio"] = tf.where(pending[:, None], clips, features["audio"])
+    present = features[presence_key("audio")]
+    features[presence_key("audio")] = tf.where(pending, tf.ones_like(present), present)
     return features, tf.ensure_shape(errors, paths.shape)
 
 
