@@ -140,6 +140,12 @@ def _clip_frames(rate: int, spec: AudioSpec) -> int:
     return int(np.ceil(spec.clip_seconds * rate + _SOXR_REACH * rate / min(rate, spec.sample_rate)))
 
 
+def _mono(channels: np.ndarray) -> np.ndarray:
+    """``(frames, channels)`` to their mean ``(frames,)``: a matrix-vector product, ~20x faster
+    than ``channels.mean(axis=1)`` on two channels."""
+    return channels @ np.full(channels.shape[1], 1.0 / channels.shape[1], np.float32)
+
+
 def _read_with_miniaudio(path: str, spec: AudioSpec) -> tuple[np.ndarray, int] | None:
     """The clip's frames mixed to mono (float32) and the file's rate; None if the file is
     neither Ogg Vorbis nor FLAC or miniaudio cannot open it. Calls the C decoders bundled
@@ -167,7 +173,7 @@ def _read_with_miniaudio(path: str, spec: AudioSpec) -> tuple[np.ndarray, int] |
                 vorbis, info.channels, ffi.cast("float *", ffi.from_buffer(frames)), frames.size)
         finally:
             lib.stb_vorbis_close(vorbis)
-        return frames[:read] @ np.full(info.channels, 1.0 / info.channels, np.float32), info.sample_rate
+        return _mono(frames[:read]), info.sample_rate
     decoder = ffi.new("ma_decoder *")
     config = lib.ma_decoder_config_init(lib.ma_format_f32, 1, 0)  # float32, mono, the file's rate
     if lib.ma_decoder_init_memory(data, len(data), ffi.addressof(config), decoder) != lib.MA_SUCCESS:
@@ -193,8 +199,7 @@ def _read_with_soundfile(path: str, spec: AudioSpec) -> tuple[np.ndarray, int]:
             channels = file.read(_clip_frames(rate, spec), dtype="float32", always_2d=True)
     except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
         raise ValueError(f"cannot decode {path} ({type(error).__name__}: {error})") from error
-    # A matrix-vector product: ~20x faster than channels.mean(axis=1) on (samples, 2).
-    return channels @ np.full(channels.shape[1], 1.0 / channels.shape[1], np.float32), rate
+    return _mono(channels), rate
 
 
 def read_audio_file(path: str, spec: AudioSpec) -> np.ndarray:
