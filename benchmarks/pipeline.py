@@ -77,9 +77,9 @@ def naive_example(text: str, image_path: str, audio_path: str, vocabulary: dict,
 @tf.function
 def count_in_graph(dataset: tf.data.Dataset) -> tf.Tensor:
     """The examples of one pass over ``dataset``, read inside a ``tf.function`` as Keras
-    ``fit`` reads its batches. (A Python ``for`` loop over the dataset is not how training
-    reads it, and with the ``numpy_function`` that decodes Ogg it stalls on the GIL: about
-    385 examples/s in one pass out of two, vs ~600 read in the graph.)"""
+    ``fit`` reads its batches. (A Python ``for`` loop is not how training reads it; when Ogg
+    was decoded by one ``numpy_function`` call per row, such a loop stalled on the GIL in
+    one pass out of two: ~385 vs ~600 examples/s.)"""
     count = tf.constant(0, tf.int64)
     for _, labels in dataset:
         count += tf.shape(labels, out_type=tf.int64)[0]

@@ -43,10 +43,10 @@ NOTES = """## What the rows compare
   files* is `make_dataset(source)` for one epoch, bad files found in the same pass;
   *prepared* is `make_dataset(prepare(source))`. Both are read inside a `tf.function`, as
   Keras `fit` reads them. Most of the raw pipeline's CPU time is Ogg Vorbis decoding, which
-  the naive loop does too (~2.7 ms of CPU an example against ~4.9): on 2 cores its ceiling
-  is about 3.6x, and it runs at ~1.8 cores (TF sets up the pipeline's functions again at
-  each epoch, on one core). The CPU time of each step
-  and the history of this row are in [Data pipelines](guides/data.md).
+  the naive loop does too: on 2 cores its ceiling is twice the ratio of their CPU times per
+  example, and it uses a little less than 2 cores (TF sets up the pipeline's functions
+  again at each epoch, on one core). The CPU times of each step and the history of this
+  row are in [Data pipelines](guides/data.md).
 - **Training**: MultiBench's AV-MNIST late-fusion model, the same LeNet blocks, MLP and
   batch in both. PyTorch trains on spectrograms computed beforehand, as MultiBench does;
   mmzoo computes the log-mel inside the model from the waveform (about 11 ms of a ~160 ms
