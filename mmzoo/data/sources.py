@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from mmzoo.data.errors import Problem
-from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_files
+from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_files, wav_samples
 from mmzoo.preprocessing.preprocessor import AUDIO_RATE_KEY
 from mmzoo.specs import AudioSpec, presence_key
 
@@ -112,7 +112,7 @@ def _load_audio(path, spec: AudioSpec, wav_files: bool):
         return placeholder, spec.sample_rate, path
 
     def tf_decode():
-        waveform, rate = tf.audio.decode_wav(tf.io.read_file(path))
+        waveform, rate = wav_samples(tf.io.read_file(path))
         return tf.reduce_mean(waveform, axis=-1), rate, tf.constant("")
 
     def pending():

@@ -117,6 +117,17 @@ def audio_from_waveform(waveform, sample_rate, spec: AudioSpec):
     return fit_length(resampled, spec.num_samples)
 
 
+def wav_samples(contents):
+    """WAV bytes to ``(samples (frames, channels) float32 in [-1, 1], sample rate)``, in TF ops.
+
+    Example:
+        >>> samples, rate = wav_samples(tf.audio.encode_wav(tf.zeros((800, 2)), 8000))
+        >>> samples.shape, int(rate)
+        (TensorShape([800, 2]), 8000)
+    """
+    return tf.audio.decode_wav(contents)
+
+
 def decode_wav(contents, spec: AudioSpec):
     """WAV bytes (16-bit PCM, any rate, any channels) to a mono waveform ``spec.shape``.
 
@@ -125,7 +136,7 @@ def decode_wav(contents, spec: AudioSpec):
         >>> decode_wav(wav, AudioSpec(16000, 1.0)).shape
         TensorShape([16000])
     """
-    waveform, sample_rate = tf.audio.decode_wav(contents)
+    waveform, sample_rate = wav_samples(contents)
     return audio_from_waveform(waveform, sample_rate, spec)
 
 
