@@ -9,11 +9,13 @@ A preset folder holds:
 - ``preprocessor.json``: the :class:`~mmzoo.preprocessing.Preprocessor` (its specs,
   the adapted text vocabulary included), when the preset was saved with one;
 - ``metadata.json``: ``class_names``, ``task``, the sha256 of every other file
-  under ``files``, and provenance (dataset, split, recipe, metrics, license...).
+  under ``files`` and its size under ``sizes``, and provenance (dataset, split,
+  recipe, metrics, license...).
 
 A preset is found by registered name (:func:`mmzoo.list_presets`), folder path,
 or ``file://`` / ``http(s)://`` URL of a folder; URLs are fetched into the cache
-(``$MMZOO_HOME``). Every file is sha256-checked on every load.
+(``$MMZOO_HOME``). Every file is sha256-checked on every load, and the file names
+a metadata.json lists must be plain names inside the preset folder.
 
 Example:
     >>> save_to_preset(model, "presets/birds", class_names=["owl", "wren"],  # doctest: +SKIP
@@ -28,7 +30,10 @@ import hashlib
 import json
 import os
 import pathlib
+import re
+import reprlib
 import shutil
+import textwrap
 import urllib.parse
 
 import keras
@@ -38,17 +43,33 @@ from mmzoo.finetuning import replace_head
 from mmzoo.models import TASKS, task_of
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.utils import publish_folder, staging_folder
-from mmzoo.zoo.fetch import fetch_file, mmzoo_home, sha256_of, verify_file
-from mmzoo.zoo.registry import CHECKPOINTS_DIR, REQUIRED_FILES, is_registered, preset_entry
+from mmzoo.zoo.fetch import (
+    Remote,
+    fetch_folder,
+    is_plain_file_name,
+    mmzoo_home,
+    read_url,
+    sha256_of,
+    verify_file,
+)
+from mmzoo.zoo.registry import (
+    _SHA256,
+    CHECKPOINTS_DIR,
+    REQUIRED_FILES,
+    is_registered,
+    preset_entry,
+)
 
 CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE = REQUIRED_FILES
 PREPROCESSOR_FILE = "preprocessor.json"
 #: metadata.json fields save_to_preset writes itself.
 GENERATED_METADATA = ("class_names", "task", "parameter_count", "mmzoo_version", "keras_version",
-                      "files")
+                      "files", "sizes")
 #: metadata.json fields every preset shipped in the zoo documents (see registry_entry).
 ZOO_METADATA = ("name", "description", "dataset", "split", "recipe", "metrics", "license",
                 "attribution")
+#: The most bytes a metadata.json may have (it is read before anything declares its size).
+MAX_METADATA_BYTES = 4 << 20
 
 
 def save_to_preset(model: keras.Model, preset_dir, *, class_names, preprocessor=None, task=None,
@@ -99,11 +120,12 @@ def save_to_preset(model: keras.Model, preset_dir, *, class_names, preprocessor=
         model.save_weights(staging / WEIGHTS_FILE)
         if preprocessor is not None:
             _write_json(staging / PREPROCESSOR_FILE, keras.saving.serialize_keras_object(preprocessor))
-        files = {path.name: sha256_of(path) for path in sorted(staging.iterdir())}
+        paths = sorted(staging.iterdir())
         _write_json(staging / METADATA_FILE, {
             "name": preset_dir.name, **metadata, "class_names": class_names, "task": task,
             "parameter_count": model.count_params(), "mmzoo_version": __version__,
-            "keras_version": keras.__version__, "files": files})
+            "keras_version": keras.__version__, "files": {p.name: sha256_of(p) for p in paths},
+            "sizes": {p.name: p.stat().st_size for p in paths}})
         publish_folder(staging, preset_dir, replace=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -131,10 +153,8 @@ def from_preset(preset, num_classes=None, task=None, classifier_activation="auto
         >>> model = mmzoo.from_preset("gated_lenet_avmnist", num_classes=5)  # doctest: +SKIP
         >>> model.compile("adam", "sparse_categorical_crossentropy")  # doctest: +SKIP
     """
-    folder = _resolve(preset)
-    metadata = _read_metadata(folder)
-    model = keras.saving.deserialize_keras_object(_read_json(folder / CONFIG_FILE))
-    model.load_weights(folder / WEIGHTS_FILE)
+    folder, metadata = _open(preset)
+    model = _load_model(folder, metadata)
     preset_classes = len(metadata["class_names"])
     if num_classes in (None, preset_classes) and task in (None, metadata["task"]):
         return model
@@ -148,12 +168,12 @@ def load_preprocessor(preset) -> Preprocessor:
     Example:
         >>> features = load_preprocessor("gated_lenet_avmnist")(raw_batch)  # doctest: +SKIP
     """
-    folder = _resolve(preset)
-    if PREPROCESSOR_FILE not in _read_metadata(folder)["files"]:
+    folder, metadata = _open(preset)
+    if PREPROCESSOR_FILE not in metadata["files"]:
         raise ValueError(f"preset {os.fspath(preset)!r} was saved without a preprocessor; build "
                          "one from the specs with mmzoo.preprocessing.Preprocessor (text needs the "
                          "vocabulary the model was trained with).")
-    return keras.saving.deserialize_keras_object(_read_json(folder / PREPROCESSOR_FILE))
+    return _deserialize(folder / PREPROCESSOR_FILE, Preprocessor)
 
 
 def preset_info(preset) -> dict:
@@ -167,7 +187,7 @@ def preset_info(preset) -> dict:
     """
     if is_registered(os.fspath(preset)):
         return preset_entry(os.fspath(preset))["metadata"]
-    return _read_metadata(_resolve(preset))
+    return _open(preset)[1]
 
 
 def registry_entry(preset_dir, *, url=None, path=None) -> dict:
@@ -192,49 +212,63 @@ def registry_entry(preset_dir, *, url=None, path=None) -> dict:
     return {**where, "files": files, "metadata": metadata}
 
 
-def _resolve(preset) -> pathlib.Path:
-    """A local folder holding the preset's verified files."""
+def _open(preset) -> tuple[pathlib.Path, dict]:
+    """A local folder holding the preset's verified files, and its checked metadata."""
     preset = os.fspath(preset)
     if urllib.parse.urlsplit(preset).scheme in ("file", "http", "https"):
-        return _url_folder(preset.rstrip("/"))
-    if pathlib.Path(preset).is_dir() and not is_registered(preset):  # "./name" for a folder
-        _verified_folder_metadata(pathlib.Path(preset))
-        return pathlib.Path(preset)
-    return _registered_folder(preset, preset_entry(preset))  # an unknown name raises
+        folder = _url_folder(preset.rstrip("/"))
+    elif pathlib.Path(preset).is_dir() and not is_registered(preset):  # "./name" for a folder
+        return pathlib.Path(preset), _verified_folder_metadata(pathlib.Path(preset))
+    else:
+        folder = _registered_folder(preset, preset_entry(preset))  # an unknown name raises
+    return folder, _read_metadata(folder)
 
 
 def _registered_folder(name, entry) -> pathlib.Path:
+    where = f"the registry entry of preset {name!r}"
+    _check_names(entry["files"], where)
     if "path" in entry:
         folder = CHECKPOINTS_DIR / entry["path"]
+        _check_inside(folder, entry["files"], where)
         _require_files(folder, entry["files"])
         for file_name, sha256 in entry["files"].items():
             verify_file(folder / file_name, sha256, str(folder / file_name),
                         "The installed mmzoo package is damaged: reinstall it.")
         return folder
-    folder = mmzoo_home() / "presets" / name
-    for file_name, sha256 in entry["files"].items():
-        fetch_file(f"{entry['url'].rstrip('/')}/{file_name}", folder / file_name, sha256)
-    return folder
+    if not is_plain_file_name(name):
+        raise ValueError(f"preset {name!r} is registered with a URL but its name cannot be a "
+                         "cache folder: register it under a plain name (no '/', '\\' or '..').")
+    sizes = _check_metadata(entry["metadata"], where).get("sizes", {})
+    url = entry["url"].rstrip("/")
+    return fetch_folder(mmzoo_home() / "presets" / name, {
+        file_name: Remote(f"{url}/{file_name}", sha256,
+                          MAX_METADATA_BYTES if file_name == METADATA_FILE else sizes.get(file_name))
+        for file_name, sha256 in entry["files"].items()})
 
 
 def _url_folder(url) -> pathlib.Path:
-    """An unregistered URL: its metadata.json (no published hash) says the others' hashes."""
+    """An unregistered URL: its metadata.json (no published hash) says the others' hashes and sizes.
+
+    The metadata is downloaded and checked first, and enters the cache with the files it lists.
+    """
     key = hashlib.sha256(url.encode()).hexdigest()[:12]
-    folder = mmzoo_home() / "presets" / f"{url.rsplit('/', 1)[-1]}-{key}"
-    metadata_path = fetch_file(f"{url}/{METADATA_FILE}", folder / METADATA_FILE, sha256=None)
-    try:
-        files = _read_metadata(folder)["files"]
-    except ValueError:
-        metadata_path.unlink()
-        raise
-    for file_name, sha256 in files.items():
-        fetch_file(f"{url}/{file_name}", folder / file_name, sha256)
-    return folder
+    stem = re.sub(r"[^\w.-]", "_", url.rsplit("/", 1)[-1])[:60]
+    folder = mmzoo_home() / "presets" / f"{stem}-{key}"
+    if (folder / METADATA_FILE).is_file():
+        metadata, contents = _read_metadata(folder), {}
+    else:
+        raw = read_url(f"{url}/{METADATA_FILE}", MAX_METADATA_BYTES)
+        metadata = _check_metadata(_parse_json(raw, f"{url}/{METADATA_FILE}"), f"{url}/{METADATA_FILE}")
+        contents = {METADATA_FILE: raw}
+    sizes = metadata.get("sizes", {})
+    return fetch_folder(folder, {name: Remote(f"{url}/{name}", sha256, sizes.get(name))
+                                 for name, sha256 in metadata["files"].items()}, contents)
 
 
 def _verified_folder_metadata(folder: pathlib.Path) -> dict:
     """A local preset folder's metadata, once every file matches the hash it records."""
     metadata = _read_metadata(folder)
+    _check_inside(folder, metadata["files"], str(folder / METADATA_FILE))
     _require_files(folder, metadata["files"])
     for file_name, sha256 in metadata["files"].items():
         verify_file(folder / file_name, sha256, str(folder / file_name),
@@ -248,15 +282,69 @@ def _read_metadata(folder: pathlib.Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{folder} is not a preset folder: it has no {METADATA_FILE} "
                                 "(mmzoo.save_to_preset writes one).")
-    metadata = _read_json(path)
+    return _check_metadata(_read_json(path), str(path))
+
+
+def _check_metadata(metadata, where: str) -> dict:
+    """``metadata`` if it has every field loading relies on, well typed; else a ValueError naming ``where``."""
+    def invalid(problem):
+        return ValueError(f"{where} {problem}: it was not written by mmzoo (save_to_preset, "
+                          "registry_entry) or it is damaged; save or download the preset again.")
+
+    if not isinstance(metadata, dict):
+        raise invalid(f"holds {reprlib.repr(metadata)}, not a JSON object")
     missing = [field for field in ("class_names", "task", "files") if field not in metadata]
-    if not missing:
-        missing = [f"files.{name}" for name in (CONFIG_FILE, WEIGHTS_FILE)
-                   if name not in metadata["files"]]
     if missing:
-        raise ValueError(f"{path} lacks {missing}: it was not written by mmzoo.save_to_preset "
-                         "or is damaged.")
+        raise invalid(f"lacks {missing}")
+    files, class_names, task = metadata["files"], metadata["class_names"], metadata["task"]
+    if not isinstance(files, dict):
+        raise invalid(f"has files={reprlib.repr(files)}, not an object of file name to sha256")
+    _check_names(files, where)
+    if METADATA_FILE in files:
+        raise invalid(f"lists itself under files (a {METADATA_FILE} cannot record its own hash)")
+    bad_hashes = {name: sha256 for name, sha256 in files.items()
+                  if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256))}
+    if bad_hashes:
+        raise invalid(f"has files whose sha256 is not 64 lowercase hex digits: "
+                      f"{reprlib.repr(bad_hashes)}")
+    missing = [f"files.{name}" for name in (CONFIG_FILE, WEIGHTS_FILE) if name not in files]
+    if missing:
+        raise invalid(f"lacks {missing}")
+    if not (isinstance(class_names, list) and class_names
+            and all(isinstance(name, str) for name in class_names)):
+        raise invalid(f"has class_names={reprlib.repr(class_names)}, not a non-empty list of "
+                      "strings")
+    if not (isinstance(task, str) and task in TASKS):
+        raise invalid(f"has task={reprlib.repr(task)}, not one of {list(TASKS)}")
+    sizes = metadata.get("sizes", {})
+    if not (isinstance(sizes, dict) and set(sizes) <= set(files)
+            and all(type(size) is int and size >= 0 for size in sizes.values())):
+        raise invalid(f"has sizes={reprlib.repr(sizes)}, not an object of file name (one of "
+                      "files) to a number of bytes")
     return metadata
+
+
+def _check_names(names, where: str) -> None:
+    """Raise a ValueError naming ``where`` and the culprits unless every name is a plain file name."""
+    unsafe = [name for name in names if not is_plain_file_name(name)]
+    if unsafe:
+        listed = ", ".join(repr(name)[:200] for name in unsafe[:5])
+        raise ValueError(
+            f"{where} lists files named {listed}, which are not plain file names inside the preset "
+            "folder (one name, no '/', '\\', ':' or control character, not starting with '.'): "
+            "nothing was downloaded or written. Do not use this preset; whoever made it should "
+            "save it again with mmzoo.save_to_preset.")
+
+
+def _check_inside(folder: pathlib.Path, names, where: str) -> None:
+    """Raise a ValueError unless every file resolves inside ``folder`` (a link may point away)."""
+    root = pathlib.Path(os.path.realpath(folder))
+    outside = [name for name in names
+               if not pathlib.Path(os.path.realpath(folder / name)).is_relative_to(root)]
+    if outside:
+        raise ValueError(f"{where} lists {outside}, symbolic links in {folder} to files outside "
+                         "it: a preset reads only its own files. Replace each link by a copy of "
+                         "its file, or save the preset again.")
 
 
 def _require_files(folder: pathlib.Path, file_names) -> None:
@@ -266,13 +354,58 @@ def _require_files(folder: pathlib.Path, file_names) -> None:
                                 "whole folder again.")
 
 
-def _read_json(path: pathlib.Path) -> dict:
+def _read_json(path: pathlib.Path):
+    return _parse_json(path.read_bytes(), str(path))
+
+
+def _parse_json(raw: bytes, where: str):
+    """The JSON value in ``raw``, UTF-8 (a byte-order mark allowed); a ValueError naming ``where``."""
+    damaged = "the preset is damaged; save or download it again."
     try:
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
+        return json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{where} is not UTF-8 text (byte {error.start} is "
+                         f"{raw[error.start]:#04x}): {damaged}") from error
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error.msg}, line {error.lineno}): the preset "
-                         "is damaged; save or download it again.") from error
+        raise ValueError(f"{where} is not valid JSON ({error.msg}, line {error.lineno}): "
+                         f"{damaged}") from error
+    except RecursionError as error:
+        raise ValueError(f"{where} nests JSON values too deeply to be read: {damaged}") from error
+
+
+def _load_model(folder: pathlib.Path, metadata: dict) -> keras.Model:
+    """The preset's model with its weights, checked against its metadata's classes and task."""
+    config, weights = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    model = _deserialize(config, keras.Model)
+    try:
+        model.load_weights(weights)
+    except Exception as error:  # h5py's OSError, Keras' ValueError for other shapes...
+        raise ValueError(f"{weights} does not hold weights for the model of {config} "
+                         f"({type(error).__name__}: {textwrap.shorten(str(error), 300)}); save "
+                         "the preset again.") from error
+    try:
+        _check_outputs(model, metadata["class_names"], metadata["task"])
+    except ValueError as error:
+        raise ValueError(f"{folder / METADATA_FILE} does not fit the model of {config}: {error} "
+                         "Save the preset again.") from error
+    return model
+
+
+def _deserialize(path: pathlib.Path, cls: type):
+    """The ``cls`` that the Keras config in ``path`` describes; a ValueError naming ``path`` otherwise."""
+    config = _read_json(path)
+    try:
+        built = keras.saving.deserialize_keras_object(config)
+    except Exception as error:  # Keras raises TypeError, KeyError, ValueError... for what it cannot build
+        raise ValueError(
+            f"{path} is not a {cls.__name__} that Keras can build ({type(error).__name__}: "
+            f"{textwrap.shorten(str(error), 300)}). If it uses your own layers, import the module "
+            "that registers them (@keras.saving.register_keras_serializable) first; else save "
+            "the preset again.") from error
+    if not isinstance(built, cls):
+        raise ValueError(f"{path} describes a {type(built).__name__}, not a {cls.__name__}: it is "
+                         "not a preset's file; save the preset again.")
+    return built
 
 
 def _write_json(path: pathlib.Path, content: dict) -> None:

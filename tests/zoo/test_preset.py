@@ -57,6 +57,7 @@ def test_folder_layout_and_recorded_hashes(saved):
     metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["files"] == {name: sha256(folder / name)
                                  for name in ("config.json", "model.weights.h5", "preprocessor.json")}
+    assert metadata["sizes"] == {name: len((folder / name).read_bytes()) for name in metadata["files"]}
     assert metadata["parameter_count"] == sum(int(np.prod(w.shape)) for w in model.weights)
     assert list(folder.parent.iterdir()) == [folder]  # no staging folder left behind
 
