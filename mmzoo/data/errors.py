@@ -10,14 +10,22 @@ ON_ERROR = ("raise", "skip")
 logger = logging.getLogger("mmzoo.data")
 
 
-class DataError(ValueError):
-    """A bad example: names where it comes from (file, row), the file and the reason."""
+SKIP_ADVICE = ("Fix or remove this example, or pass on_error='skip' to skip bad examples and "
+               "count them.")
 
-    def __init__(self, origin: str, path: str, reason: str):
+
+class DataError(ValueError):
+    """Bad data: names where it comes from (a file, a row), the file, the reason and what to do.
+
+    ``fix`` is the advice; by default the one for a bad example (fix it, or skip bad
+    examples). A whole file that cannot be read (an empty manifest, one in UTF-16...)
+    says how to fix the file instead: skipping cannot help.
+    """
+
+    def __init__(self, origin: str, path: str, reason: str, fix: str = SKIP_ADVICE):
         self.origin, self.path, self.reason = origin, path, reason
         where = f"{origin} ({path})" if path else origin
-        super().__init__(f"{where}: {reason}. Fix or remove this example, or pass "
-                         f"on_error='skip' to skip bad examples and count them.")
+        super().__init__(f"{where}: {reason}. {fix}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,18 +9,20 @@ non-UTF-8 text) for the bad-data policy.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
+import errno
 import functools
-import json
+import math
 import os
 import pathlib
+import stat
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from mmzoo.data.errors import Problem
+from mmzoo.data.manifest import file_error, read_manifest
 from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_files, wav_samples
 from mmzoo.preprocessing.preprocessor import AUDIO_RATE_KEY
 from mmzoo.specs import AudioSpec, presence_key
@@ -60,37 +62,108 @@ class Source:
 
     def texts(self) -> tf.data.Dataset:
         """The text of every row, e.g. to adapt a vocabulary on the training split."""
+        if "text" not in self.rows.element_spec:
+            raise ValueError("no row of this source has text, so there is none to adapt a "
+                             "vocabulary on: give the examples text, or leave text out of the "
+                             "model's modalities.")
         return self.rows.map(lambda row: row["text"])
 
 
-def _label_ids(value, class_names: Sequence[str], multi_label: bool) -> list[int]:
-    """Label ids of one row from names or ids; a ValueError says which one is unknown."""
+_NOT_A_LABEL = "a label is a class name or a class id (an integer)"
+_NOT_UTF8 = "is not valid UTF-8 (is its file in another encoding? re-save it as UTF-8)"
+
+
+def _label_names(row: dict, multi_label: bool) -> list[str]:
+    """The label names (or ids, as strings) of one row; a ValueError says why its value is
+    not a label: missing, empty, null, a boolean, a fraction, a list (single-label)."""
+    if "label" not in row:
+        raise ValueError("the example has no label")
+    value = row["label"]
+    if isinstance(value, list | tuple):
+        if not multi_label:
+            raise ValueError(f"the label is a list ({list(value)!r}), but the source is not "
+                             "multi-label (pass multi_label=True)")
+        items = list(value)
+    else:
+        items = value.split("|") if multi_label and isinstance(value, str) else [value]
+    names = [_label_name(item) for item in items]
+    if not names or "" in names:
+        raise ValueError("the label is empty")
+    return names
+
+
+def _label_name(value) -> str:
+    if isinstance(value, str):
+        if not _valid_utf8(value):
+            raise ValueError(f"the label {_NOT_UTF8}")
+        return value.strip()
+    if value is None:
+        raise ValueError(f"the label is null: {_NOT_A_LABEL}")
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"the label is {str(bool(value)).lower()} (a boolean): {_NOT_A_LABEL}")
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return ""
+        if float(value).is_integer():
+            return str(int(value))
+        raise ValueError(f"the label is {value} (a fraction): {_NOT_A_LABEL}")
+    raise ValueError(f"the label is a {type(value).__name__}: {_NOT_A_LABEL}")
+
+
+def _label_ids(names: list[str], class_names: Sequence[str]) -> list[int]:
+    """Label ids from names or ids; a ValueError says which one is unknown."""
     ids = []
-    for item in _label_values(value, multi_label):
-        text = str(item).strip()
-        if text in class_names:
-            ids.append(class_names.index(text))
-        elif text.lstrip("-").isdigit() and 0 <= int(text) < len(class_names):
-            ids.append(int(text))
+    for name in names:
+        if name in class_names:
+            ids.append(class_names.index(name))
+        elif name.lstrip("-").isdigit() and 0 <= int(name) < len(class_names):
+            ids.append(int(name))
         else:
-            raise ValueError(f"unknown label {text!r}: the classes are {list(class_names)}")
+            raise ValueError(f"unknown label {name!r}: the classes are {list(class_names)}")
     return ids
 
 
-def _label_values(value, multi_label: bool) -> list:
-    if isinstance(value, list | tuple):
-        return list(value)
-    return str(value).split("|") if multi_label else [value]
-
-
-def _class_names_from(labels, multi_label: bool) -> tuple[str, ...]:
-    names = set()
-    for value in labels:
-        names.update(str(v).strip() for v in _label_values(value, multi_label))
-    names.discard("")
+def _class_names_from(labels: list[list[str]]) -> tuple[str, ...]:
+    names = {name for row in labels for name in row}
     if names and all(n.isdigit() for n in names):
         return tuple(str(i) for i in range(max(int(n) for n in names) + 1))
     return tuple(sorted(names))
+
+
+def file_reason(path: str, empty_ok: bool = False) -> str | None:
+    """Why ``path`` cannot be read as a (non-empty, unless ``empty_ok``) regular file, or
+    None if it can: it does not exist, is a directory, a FIFO, a symbolic link loop..."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return ("the file does not exist (it is a symbolic link to a missing file)"
+                if os.path.islink(path) else "the file does not exist")
+    except PermissionError:
+        return "permission denied: a folder on the file's path cannot be searched"
+    except ValueError:
+        return "the path holds a NUL character"
+    except OSError as error:
+        return {errno.ELOOP: "the path is a symbolic link loop",
+                errno.ENOTDIR: "the file does not exist (a part of its path is a file)",
+                errno.ENAMETOOLONG: "the path is too long"}.get(
+                    error.errno, f"the file cannot be read: {error.strerror}")
+    if stat.S_ISDIR(info.st_mode):
+        return "the path is a directory, not a file"
+    if stat.S_ISFIFO(info.st_mode):
+        return "the path is a FIFO (a named pipe), not a regular file"
+    if not stat.S_ISREG(info.st_mode):
+        return "the path is not a regular file (a device or a socket)"
+    if info.st_size == 0 and not empty_ok:
+        return "the file is empty"
+    try:
+        open(path, "rb").close()
+    except PermissionError:
+        return "permission denied: the file cannot be read"
+    except OSError as error:
+        return f"the file cannot be read: {error.strerror}"
+    return None
 
 
 def _valid_utf8(text: str) -> bool:
@@ -163,42 +236,65 @@ def load_pending_audio(features: dict, spec: AudioSpec) -> tuple[dict, tf.Tensor
     return features, tf.ensure_shape(errors, paths.shape)
 
 
+def _value(value, modality: str, base_dir, origin: str) -> tuple[str, Problem | None]:
+    """One row's text, or its image / audio path joined to ``base_dir`` ("" if absent), and
+    the problem that makes the row bad, if any."""
+    if value is None or isinstance(value, float) and math.isnan(value):
+        return "", None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="surrogateescape")
+    if modality != "text" and isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        kind = "a string" if modality == "text" else "a path"
+        return "", Problem(origin, "", f"the {modality} is {value!r}, not {kind}")
+    if not _valid_utf8(value):
+        what = "text" if modality == "text" else f"{modality} path"
+        return "", Problem(origin, "", f"the {what} {_NOT_UTF8}")
+    if modality == "text" or not value:
+        return value, None
+    path = str(pathlib.Path(base_dir, value))
+    reason = file_reason(path)
+    return path, Problem(origin, path, reason) if reason else None
+
+
 def from_rows(rows: Sequence[dict], origins: Sequence[str], *, base_dir=".",
               class_names: Sequence[str] | None = None, multi_label: bool = False) -> Source:
     """A source from dicts with any of ``text`` (a string), ``image`` / ``audio`` (paths) and ``label``.
 
-    Paths are relative to ``base_dir``; an empty or missing value is an absent modality.
-    Labels are names or ids (multi-label: a list, or names joined by ``|``).
+    Paths are relative to ``base_dir``; an empty, null or missing value is an absent
+    modality. Labels are names or ids (multi-label: a list, or names joined by ``|``); a
+    row whose label is missing, empty, null, a boolean or a fraction is bad, and so is one
+    whose file is not a readable, non-empty regular file.
 
     Example:
         >>> source = from_rows([{"text": "a frog", "label": "animals"}], ["row 1"])
         >>> source.class_names
         ('animals',)
     """
-    labels = [row.get("label", "") for row in rows]
-    class_names = tuple(class_names) if class_names is not None else _class_names_from(labels, multi_label)
+    labels, label_problems = [], {}
+    for row, origin in zip(rows, origins, strict=True):
+        try:
+            labels.append(_label_names(row, multi_label))
+        except ValueError as error:
+            labels.append(None)
+            label_problems[origin] = Problem(origin, "", str(error))
+    class_names = (tuple(class_names) if class_names is not None
+                   else _class_names_from([names for names in labels if names is not None]))
     modalities = [m for m in ("text", "image", "audio") if any(row.get(m) for row in rows)]
     columns = {m: [] for m in modalities}
     kept_labels, kept_origins, problems = [], [], []
-    for row, origin in zip(rows, origins, strict=True):
+    for row, origin, names in zip(rows, origins, labels, strict=True):
         values, problem = {}, None
         for modality in modalities:
-            value = row.get(modality) or ""
-            value = "" if isinstance(value, float) and np.isnan(value) else str(value)
-            if modality == "text":
-                if not _valid_utf8(value):
-                    problem = Problem(origin, "", "the text is not valid UTF-8")
-            elif value:
-                value = str(pathlib.Path(base_dir, value))
-                if not os.path.isfile(value):
-                    problem = Problem(origin, value, "the file does not exist")
-                elif os.path.getsize(value) == 0:
-                    problem = Problem(origin, value, "the file is empty")
-            values[modality] = value
-        try:
-            ids = _label_ids(row.get("label", ""), class_names, multi_label)
-        except ValueError as error:
-            problem = problem or Problem(origin, "", str(error))
+            values[modality], found = _value(row.get(modality), modality, base_dir, origin)
+            problem = problem or found
+        problem = problem or label_problems.get(origin)
+        if not problem:
+            try:
+                ids = _label_ids(names, class_names)
+            except ValueError as error:
+                problem = Problem(origin, "", str(error))
         if problem:
             problems.append(problem)
             continue
@@ -223,27 +319,44 @@ def from_rows(rows: Sequence[dict], origins: Sequence[str], *, base_dir=".",
                   problems=problems, multi_label=multi_label)
 
 
+def _with_problems(source: Source, problems: list[Problem], order: Sequence[str]) -> Source:
+    """``source`` with ``problems`` (found before its rows were made) among its own, in the
+    order of ``order`` (every origin, good rows' too)."""
+    position = {origin: i for i, origin in enumerate(order)}
+    source.problems = sorted([*problems, *source.problems], key=lambda p: position[p.origin])
+    return source
+
+
 def from_manifest(path, *, class_names: Sequence[str] | None = None,
                   multi_label: bool = False) -> Source:
     """A CSV or JSONL manifest with columns ``text``, ``image`` (path), ``audio`` (path), ``label``.
 
-    Paths are relative to the manifest's folder. Non-UTF-8 bytes in a row make that
-    row bad (not the whole file).
+    Paths are relative to the manifest's folder. The whole file is checked first: a file
+    that is not a manifest (empty, not UTF-8, not comma-separated, without a ``label`` or
+    modality column, or none of whose rows is usable) raises :class:`DataError` at once.
+    A bad row (missing or extra fields, not a JSON object, an oversized cell, non-UTF-8
+    bytes, a bad label or file) is a problem for the bad-data policy, named by its line.
 
     Example:
         >>> source = from_manifest("train.csv")  # doctest: +SKIP
     """
     path = pathlib.Path(path)
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
-        if path.suffix.lower() == ".csv":
-            rows = list(csv.DictReader(file))
-        elif path.suffix.lower() in (".jsonl", ".json"):
-            rows = [json.loads(line) for line in file if line.strip()]
-        else:
-            raise ValueError(f"{path}: unknown manifest format {path.suffix!r}; use .csv or .jsonl.")
-    origins = [f"{path.name} row {i + 1}" for i in range(len(rows))]
-    return from_rows(rows, origins, base_dir=path.parent, class_names=class_names,
-                     multi_label=multi_label)
+    if path.suffix.lower() not in (".csv", ".jsonl", ".json"):
+        raise ValueError(f"{path}: unknown manifest format {path.suffix!r}; use .csv or .jsonl.")
+    reason = file_reason(str(path))
+    if reason:
+        raise file_error(path, reason, "Pass a CSV or JSONL manifest.")
+    records, origins = read_manifest(path, path.read_bytes())
+    rows = [(record, origin) for record, origin in zip(records, origins, strict=True)
+            if not isinstance(record, Problem)]
+    source = from_rows([row for row, _ in rows], [origin for _, origin in rows],
+                       base_dir=path.parent, class_names=class_names, multi_label=multi_label)
+    source = _with_problems(source, [r for r in records if isinstance(r, Problem)], origins)
+    if not source.origins:
+        first = source.problems[0]
+        raise file_error(path, f"no row is usable (the first of {len(origins)}, "
+                         f"{first.origin}: {first.reason})", "Fix the file, or pass the right one.")
+    return source
 
 
 def from_dataframe(frame, *, base_dir=".", class_names: Sequence[str] | None = None,
@@ -259,23 +372,35 @@ def from_dataframe(frame, *, base_dir=".", class_names: Sequence[str] | None = N
                      multi_label=multi_label)
 
 
+def _text_file(path: pathlib.Path, first_line_only: bool) -> tuple[str, str | None]:
+    """A text file's text (without a byte-order mark; non-UTF-8 bytes kept as surrogates, for
+    the example to be found bad), or why it cannot be read."""
+    reason = file_reason(str(path), empty_ok=True)
+    if reason:
+        return "", reason
+    text = path.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    return (text.splitlines()[0] if first_line_only and text else text), None
+
+
 def from_folder(root, *, class_names: Sequence[str] | None = None, audio_suffix: str = "",
                 first_line_only: bool = False) -> Source:
     """A folder tree ``<label>/[<sub>/]<name>.png|.txt|.wav|.ogg...``: files sharing a stem form one example.
 
     The label is the first folder under ``root``. Audio files are matched to
     ``<name><audio_suffix>.<ext>`` (e.g. ``audio_suffix="_desc_fr"``); audio files whose
-    stem lacks the suffix are ignored. ``first_line_only`` keeps the first line of text files.
+    stem lacks the suffix are ignored, and so are hidden files and folders (``.name``).
+    ``first_line_only`` keeps the first line of text files.
 
     Example:
         >>> source = from_folder("stamps", audio_suffix="_desc_fr", first_line_only=True)  # doctest: +SKIP
     """
     root = pathlib.Path(root)
     examples: dict[str, dict] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    problems: dict[str, Problem] = {}
+    for path in sorted(p for p in root.rglob("*") if not p.is_dir()):
         relative = path.relative_to(root)
         extension, stem = path.suffix.lower(), path.stem
-        if len(relative.parts) < 2:
+        if len(relative.parts) < 2 or any(part.startswith(".") for part in relative.parts):
             continue
         if extension in IMAGE_EXTENSIONS:
             modality = "image"
@@ -288,12 +413,15 @@ def from_folder(root, *, class_names: Sequence[str] | None = None, audio_suffix:
         key = str(relative.parent / stem)
         row = examples.setdefault(key, {"label": relative.parts[0]})
         if modality == "text":
-            text = path.read_bytes().decode("utf-8", errors="surrogateescape")
-            row["text"] = text.splitlines()[0] if first_line_only and text else text
+            row["text"], reason = _text_file(path, first_line_only)
+            if reason:
+                problems.setdefault(key, Problem(key, str(path), reason))
         else:
             row[modality] = str(path)
     keys = sorted(examples)
-    return from_rows([examples[k] for k in keys], keys, class_names=class_names)
+    good = [key for key in keys if key not in problems]
+    source = from_rows([examples[k] for k in good], good, class_names=class_names)
+    return _with_problems(source, list(problems.values()), keys)
 
 
 def from_arrays(labels, *, text=None, image=None, audio=None, audio_sample_rate: int | None = None,

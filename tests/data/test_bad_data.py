@@ -18,6 +18,9 @@ from tests.data.conftest import ROWS, write_manifest
 from tests.data_files import tone, write_audio
 
 
+BAD_ROW = "manifest.csv row 4 (line 5)"  # the header is line 1
+
+
 def corrupt_image(directory):
     (directory / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     return ("A cat.", "bad.png", "", "animals"), "bad.png", "cannot decode the image"
@@ -49,11 +52,11 @@ def missing_file(directory):
 
 
 def unknown_label(directory):
-    return ("A cat.", "", "", "vehicles"), "manifest.csv row 4", "unknown label 'vehicles'"
+    return ("A cat.", "", "", "vehicles"), BAD_ROW, "unknown label 'vehicles'"
 
 
 def non_utf8_text(directory):
-    return ("A caf\udce9.", "", "", "animals"), "manifest.csv row 4", "not valid UTF-8"
+    return ("A caf\udce9.", "", "", "animals"), BAD_ROW, "not valid UTF-8"
 
 
 CASES = [corrupt_image, truncated_wav, empty_wav, empty_file, corrupt_ogg, missing_file,
@@ -72,14 +75,14 @@ def test_raise_names_the_row_the_file_and_the_reason(tiny, preprocessor, case):
     with pytest.raises(DataError, match="on_error='skip'") as error:
         check(source, preprocessor, on_error="raise")
     message = str(error.value)
-    assert "manifest.csv row 4" in message and name in message and reason in message
+    assert BAD_ROW in message and name in message and reason in message
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
 def test_skip_counts_and_keeps_the_good_examples(tiny, preprocessor, case):
     source, _, reason = manifest_with(tiny, case)
     clean, report = check(source, preprocessor, on_error="skip")
-    assert [p.origin for p in report.skipped] == ["manifest.csv row 4"]
+    assert [p.origin for p in report.skipped] == [BAD_ROW]
     assert reason in report.skipped[0].reason
     assert report.summary().startswith("skipped 1 of 4 examples")
     labels = [int(label) for _, label in make_dataset(clean, preprocessor, 1)
@@ -100,7 +103,7 @@ def test_pipeline_raise_names_the_row_the_file_and_the_reason(tiny, preprocessor
     with pytest.raises((DataError, tf.errors.InvalidArgumentError)) as error:
         labels_of(make_dataset(source, preprocessor, 1, on_error="raise"))
     message = str(error.value)
-    assert "manifest.csv row 4" in message and name in message and reason in message
+    assert BAD_ROW in message and name in message and reason in message
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.__name__)
@@ -115,7 +118,7 @@ def test_pipeline_skip_counts_and_summarizes_each_pass(tiny, preprocessor, case,
             summaries = [r.getMessage() for r in caplog.records[before:]
                          if "skipped 1 of 4 examples" in r.getMessage()]
             assert len(summaries) == 1
-    assert any("manifest.csv row 4" in r.getMessage() and reason in r.getMessage()
+    assert any(BAD_ROW in r.getMessage() and reason in r.getMessage()
                for r in caplog.records)
 
 
@@ -130,7 +133,8 @@ def test_pipeline_finds_bad_rows_anywhere_and_with_shuffling(tiny, preprocessor)
     for _ in range(2):  # after each pass the report holds that pass's count, not a running total
         assert sorted(labels_of(dataset)) == [0, 0, 1]
         assert sorted(p.origin for p in report.skipped) == [
-            "manifest.csv row 1", "manifest.csv row 5", "manifest.csv row 6"]
+            "manifest.csv row 1 (line 2)", "manifest.csv row 5 (line 6)",
+            "manifest.csv row 6 (line 7)"]
 
 
 def test_pipeline_decodes_each_good_row_once(tiny, preprocessor):
@@ -186,4 +190,4 @@ def test_a_script_stopped_by_a_bad_file_exits(tiny):
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                timeout=120, cwd=pathlib.Path(__file__).resolve().parents[2])
     assert completed.returncode == 1
-    assert "manifest.csv row 4" in completed.stderr and "bad.png" in completed.stderr
+    assert BAD_ROW in completed.stderr and "bad.png" in completed.stderr
