@@ -3,6 +3,8 @@
 The output directory of a run::
 
     output_dir/
+      run.json             what defines the run (TrainConfig, model, specs, class names),
+                           checked when the run resumes
       config.yaml          the TrainConfig of the run
       checkpoints/         best.keras (best `monitor` so far) and last.keras (latest epoch),
                            or best.weights.h5 / last.weights.h5 with save_weights_only
@@ -14,7 +16,9 @@ The output directory of a run::
       workers/<task>/      the same layout, for each non-chief worker of a multi-worker run
 
 Every file is written under a temporary ``.partial-`` name and renamed once complete,
-so a run killed at any moment leaves only loadable files behind.
+so a run killed at any moment leaves only loadable files behind. A folder holding a
+backup is resumed only by a run of the same config (see :func:`train`); any problem
+with the folder is a :class:`RunFolderError` raised before the first epoch.
 
 Example:
     >>> config = TrainConfig(epochs=3, batch_size=32, output_dir="runs/demo")
@@ -27,9 +31,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import pathlib
+import reprlib
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +51,19 @@ from mmzoo.models import create_model
 
 MIXED_PRECISION = (None, "float32", "mixed_float16", "mixed_bfloat16")
 PARTIAL_PREFIX = ".partial-"
+RUN_RECORD = "run.json"
+#: TrainConfig fields a resumed run may change: they do not change what is trained
+#: (``epochs`` may grow; fewer epochs than trained already is an error).
+RESUMABLE_FIELDS = ("epochs", "verbose", "output_dir", "data_service")
+#: What a run writes at the top of its folder (``overwrite`` removes these, and the
+#: checkpoints, backups and TensorBoard logs, and nothing else).
+RUN_FILES = (RUN_RECORD, "config.yaml", "history.json", "model.keras")
+START_AFRESH = "pass overwrite=True (mmzoo train/finetune: --overwrite) to start afresh"
+
+
+class RunFolderError(ValueError):
+    """An output folder ``train`` cannot use as it is: it holds a run of another config, a
+    corrupt file, or cannot be written. The message names the folder or file and what to do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,11 +203,18 @@ DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 def train(model: str | Callable[..., keras.Model], train_data: Source | PreparedData | DatasetFn,
           config: TrainConfig | None = None, *, validation_data=None, preprocessor=None,
           model_options: dict | None = None, callbacks=(),
-          strategy: tf.distribute.Strategy | None = None) -> keras.callbacks.History:
+          strategy: tf.distribute.Strategy | None = None, model_info: dict | None = None,
+          overwrite: bool = False) -> keras.callbacks.History:
     """Build, compile and fit a model under ``config.strategy``; resume when a backup exists.
 
     Running the same call again after a crash or kill resumes from the last
-    completed epoch (see the module docstring for the output directory).
+    completed epoch (see the module docstring for the output directory). The folder's
+    ``run.json`` records what defines the run: the config (but :data:`RESUMABLE_FIELDS`),
+    the architecture and its options, the built model's inputs, outputs and weights, the
+    preprocessor's specs and the data's class names. A folder holding a backup of a run
+    that differs is refused, naming the differing fields, unless ``overwrite``; so is
+    ``config.epochs`` below the epochs trained already, a corrupt ``run.json``,
+    ``history.json`` or backup, and a folder that cannot be written. All before the first epoch.
 
     Args:
         model: an architecture name (:func:`mmzoo.list_models`) or a function returning
@@ -205,6 +232,13 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
         strategy: a strategy made already, instead of ``get_strategy(config.strategy)``;
             a multi-worker strategy must be made before any TF op runs, so make it
             first when you build data or models before calling ``train``.
+        model_info: what else defines the model when ``model`` is a function, recorded
+            and compared on resume, e.g. ``{"architecture": "concat_tiny"}``.
+        overwrite: start afresh: remove what an earlier run wrote into the folder (the
+            files of the module docstring's layout, nothing else) instead of resuming it.
+
+    Raises:
+        RunFolderError: the output folder cannot be used as it is (see above).
 
     Returns:
         The ``keras.callbacks.History`` of this run's epochs; ``history.model`` is the model.
@@ -233,7 +267,16 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
                          f"among the {strategy.num_replicas_in_sync} replicas; use a multiple "
                          f"of {strategy.num_replicas_in_sync}.")
     output_dir = _worker_output_dir(pathlib.Path(config.output_dir), strategy)
+    suffix = ".weights.h5" if config.save_weights_only else ".keras"
+    backup = EpochBackup(output_dir / "backup")
+    if overwrite:
+        _remove_run(output_dir, backup)
+    _check_writable(output_dir, suffix)
     _remove_partial_files(output_dir)
+    history_file = EpochHistory(output_dir / "history.json")
+    history_file.read()  # a corrupt history is said now, not after the first epoch
+    if isinstance(model, str):
+        model_info = {"architecture": model, "options": model_options or {}, **(model_info or {})}
 
     with _dtype_policy(config.mixed_precision), strategy.scope():
         model = factory(**(model_options or {}))
@@ -242,8 +285,11 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
                            "config": {"learning_rate": config.learning_rate}}),
                       loss=_loss(model, config.loss), metrics=list(config.metrics),
                       jit_compile=config.jit_compile)
-        backup = EpochBackup(output_dir / "backup")
+        record = run_record(config, model, model_info, preprocessor, train_data)
+        _check_resumable(output_dir, record, backup, config.epochs)
         initial_epoch = backup.restore(model)
+    atomic_write_text(output_dir / RUN_RECORD, json.dumps(record, indent=1))
+    config.save(output_dir / "config.yaml")
 
     train_fn = _dataset_fn(train_data, preprocessor, config, training=True)
     if config.class_weight is not None:
@@ -264,10 +310,6 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
     elif monitor.startswith("val_"):
         monitor = monitor.removeprefix("val_")
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    config.save(output_dir / "config.yaml")
-    history_file = EpochHistory(output_dir / "history.json")
-    suffix = ".weights.h5" if config.save_weights_only else ".keras"
     best_so_far = history_file.best(monitor, initial_epoch)
     fit_callbacks = [
         history_file,
@@ -329,17 +371,30 @@ class EpochBackup(keras.callbacks.Callback):
 
     def files(self) -> list[pathlib.Path]:
         """The backups, oldest first."""
-        return sorted(self.directory.glob("epoch-*.weights.h5"))
+        return sorted((path for path in self.directory.glob("epoch-*.weights.h5")
+                       if _backup_epoch(path) is not None), key=_backup_epoch)
+
+    def epochs_done(self) -> int:
+        """The epochs the newest backup completed (0: no backup)."""
+        files = self.files()
+        return _backup_epoch(files[-1]) if files else 0
 
     def restore(self, model: keras.Model) -> int:
-        """Load the newest backup into ``model`` (compiled); the epochs it completed (0: none)."""
+        """Load the newest backup into ``model`` (compiled); the epochs it completed (0: none).
+
+        A backup that does not load is a :class:`RunFolderError` naming it."""
         files = self.files()
         if not files:
             return 0
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(files[-1])
-        return int(files[-1].name.split("-")[1].split(".")[0])
+        try:
+            model.load_weights(files[-1])
+        except (OSError, ValueError, KeyError) as error:  # h5py's, or Keras' mismatch
+            raise RunFolderError(
+                f"the backup {files[-1]} does not load into the model ({_first_line(error)}): "
+                f"{START_AFRESH}, or delete it to train again from epoch 0.") from error
+        return self.epochs_done()
 
     def on_epoch_end(self, epoch, logs=None):
         path = self.directory / f"epoch-{epoch + 1:04d}.weights.h5"
@@ -385,7 +440,21 @@ class EpochHistory(keras.callbacks.Callback):
         self.path = pathlib.Path(path)
 
     def read(self) -> dict[str, list[float]]:
-        return json.loads(self.path.read_text()) if self.path.is_file() else {}
+        """The history so far ({} when none); a corrupt file is a :class:`RunFolderError`."""
+        if not self.path.is_file():
+            return {}
+        try:
+            history = json.loads(self.path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            history = error
+        if not (isinstance(history, dict) and all(
+                isinstance(values, list) and all(_is_number(v) for v in values)
+                for values in history.values())):
+            what = history if isinstance(history, ValueError) else "not {metric: [numbers]}"
+            raise RunFolderError(f"{self.path} is not a training history ({what}): "
+                                 f"{START_AFRESH}, or delete it (the earlier epochs' metrics "
+                                 "are then forgotten).")
+        return history
 
     def best(self, monitor: str, epochs: int) -> float | None:
         """The lowest ``monitor`` (highest for accuracies) of the first ``epochs`` epochs."""
@@ -395,10 +464,11 @@ class EpochHistory(keras.callbacks.Callback):
         return max(values) if "acc" in monitor or "auc" in monitor else min(values)
 
     def on_epoch_end(self, epoch, logs=None):
-        history = self.read()
+        history = {key: values[:epoch] for key, values in self.read().items()}
         for key, value in (logs or {}).items():
-            history[key] = history.get(key, [])[:epoch] + [float(value)]
-        atomic_write_text(self.path, json.dumps(history, indent=1))
+            history[key] = history.get(key, []) + [float(value)]
+        atomic_write_text(self.path, json.dumps(
+            {key: values for key, values in history.items() if values}, indent=1))
 
 
 def atomic_save(save: Callable[[str], Any], path: pathlib.Path) -> None:
@@ -412,6 +482,156 @@ def atomic_save(save: Callable[[str], Any], path: pathlib.Path) -> None:
 def atomic_write_text(path: pathlib.Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     atomic_save(lambda partial: pathlib.Path(partial).write_text(text, encoding="utf-8"), path)
+
+
+def run_record(config: TrainConfig, model: keras.Model, model_info: dict | None,
+               preprocessor, train_data) -> dict[str, Any]:
+    """What defines a run (as JSON values): what ``run.json`` holds.
+
+    ``train``: the config's fields; ``specs``: the preprocessor's; ``class_names``: the
+    training data's (a source or prepared data); ``model``: ``model_info`` and the built
+    model's input and output shapes, parameter count and a digest of its weight shapes.
+    """
+    weight_shapes = json.dumps([list(v.shape) for v in model.weights])
+    structure = {"parameters": sum(int(np.prod(v.shape)) for v in model.weights),
+                 "weight_shapes": hashlib.sha256(weight_shapes.encode()).hexdigest()[:16]}
+    with contextlib.suppress(AttributeError):  # a subclassed model, never called, has none
+        structure.update({key: keras.tree.map_structure(lambda t: list(t.shape), tensors)
+                          for key, tensors in (("inputs", model.input), ("outputs", model.output))})
+    record = {"train": config.to_dict()}
+    if preprocessor is not None:
+        record["specs"] = {m: spec.get_config() for m, spec in preprocessor.specs.items()}
+    if isinstance(train_data, Source | PreparedData):
+        record["class_names"] = list(train_data.class_names)
+    record["model"] = {**(model_info or {}), **structure}
+    return json.loads(json.dumps(record, default=_json_value))
+
+
+def _json_value(value):
+    """A JSON form of an object in ``model_info``: its config (specs, Keras objects), or the
+    name of its function or type."""
+    if hasattr(value, "get_config"):
+        return value.get_config()
+    return f"{type(value).__module__}.{getattr(value, '__qualname__', type(value).__qualname__)}"
+
+
+def _check_resumable(output_dir: pathlib.Path, record: dict, backup: EpochBackup,
+                     epochs: int) -> None:
+    """Raise a :class:`RunFolderError` unless the folder's backup (if any) is of ``record``'s
+    run, with no more than ``epochs`` epochs trained."""
+    done = backup.epochs_done()
+    if not done:  # nothing to resume: the run starts afresh, rewriting the folder's files
+        return
+    path = output_dir / RUN_RECORD
+    if not path.is_file():
+        raise RunFolderError(
+            f"{output_dir} holds a backup of {_epochs(done)} ({backup.files()[-1]}) but no "
+            f"{RUN_RECORD} saying what run it is (deleted, or written by an older mmzoo), so "
+            f"it cannot be resumed safely: {START_AFRESH}, or choose another output_dir.")
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        previous = error
+    if not (isinstance(previous, dict) and isinstance(previous.get("train"), dict)
+            and isinstance(previous.get("model"), dict)):
+        what = previous if isinstance(previous, ValueError) else "not a record of mmzoo's"
+        raise RunFolderError(f"{path} is not a run record ({what}): {START_AFRESH}, or delete "
+                             f"the folder {output_dir}.")
+    changes = _differences(previous, record)
+    if changes:
+        shown = "; ".join(changes[:5]) + (f"; and {len(changes) - 5} more" if changes[5:] else "")
+        raise RunFolderError(
+            f"{output_dir} holds {_epochs(done)} of a different run, which this one would resume "
+            f"({shown}): {START_AFRESH}, choose another output_dir, or undo the change.")
+    if done > epochs:
+        raise RunFolderError(
+            f"{output_dir} holds a run trained for {_epochs(done)} already, more than "
+            f"epochs={epochs}: set epochs to {done} or more to resume it, {START_AFRESH}, or "
+            "choose another output_dir.")
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    """``"key: old -> new"`` for each field (dotted path) that differs, but RESUMABLE_FIELDS."""
+    old, new = _flat(old), _flat(new)
+    exempt = {f"train.{field}" for field in RESUMABLE_FIELDS}
+    keys = [k for k in {**new, **old} if k not in exempt and old.get(k) != new.get(k)]
+    return [_change(k, old.get(k), new.get(k)) for k in keys]
+
+
+def _flat(record: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = 6, 40, 40
+
+
+def _change(key: str, old, new) -> str:
+    """One difference; of two long lists of the same length, the first item that differs."""
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new) > 6:
+        index = next(i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b)
+        key, old, new = f"{key}[{index}]", old[index], new[index]
+    return f"{key}: {_SHORT.repr(old)} -> {_SHORT.repr(new)}"
+
+
+def _remove_run(output_dir: pathlib.Path, backup: EpochBackup) -> None:
+    """Delete what a run wrote into ``output_dir`` (when it holds one), and nothing else."""
+    if not ((output_dir / RUN_RECORD).is_file() or backup.files()):
+        return
+    checkpoints = output_dir / "checkpoints"
+    for path in [*(output_dir / name for name in RUN_FILES), *backup.files(),
+                 *(checkpoints / f"{which}{suffix}" for which in ("best", "last")
+                   for suffix in (".keras", ".weights.h5"))]:
+        if path.is_file():
+            path.unlink()
+    for logs in ("train", "validation"):
+        shutil.rmtree(output_dir / "logs" / logs, ignore_errors=True)
+    for folder in (checkpoints, backup.directory, output_dir / "logs"):
+        with contextlib.suppress(OSError):  # kept when something else is inside
+            folder.rmdir()
+
+
+def _check_writable(output_dir: pathlib.Path, suffix: str) -> None:
+    """Make the run's folders and write a probe file in each: a :class:`RunFolderError`
+    naming the one that cannot be written, or a file the run writes that is not a file."""
+    for folder in (output_dir, output_dir / "checkpoints", output_dir / "backup",
+                   output_dir / "logs"):
+        probe = folder / f"{PARTIAL_PREFIX}probe-{os.getpid()}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            reason = ("it is not a folder" if folder.exists() and not folder.is_dir()
+                      else error.strerror or _first_line(error))
+            raise RunFolderError(f"cannot write into {folder} ({reason}): make it a writable "
+                                 "folder, or choose another output_dir.") from error
+    for path in [*(output_dir / name for name in RUN_FILES),
+                 *(output_dir / "checkpoints" / f"{which}{suffix}" for which in ("best", "last"))]:
+        if path.exists() and not path.is_file():
+            raise RunFolderError(f"{path} is in the way: the run writes a file there; move it "
+                                 "away, or choose another output_dir.")
+
+
+def _backup_epoch(path: pathlib.Path) -> int | None:
+    """The epoch of a backup file's name, ``epoch-0003.weights.h5`` -> 3 (None: not a backup's)."""
+    number = path.name.removeprefix("epoch-").removesuffix(".weights.h5")
+    return int(number) if number.isascii() and number.isdigit() else None
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'' if count == 1 else 's'}"
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line.strip() for line in str(error).splitlines() if line.strip()),
+                type(error).__name__)
 
 
 def _partial_path(path: pathlib.Path) -> pathlib.Path:
@@ -536,6 +756,10 @@ def _with_sample_weights(dataset_fn: DatasetFn, class_weight: dict[int, float],
 def _require(condition: bool, field: str, value, what: str) -> None:
     if not condition:
         raise ValueError(f"TrainConfig.{field}={value!r} is invalid: {what}.")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_int(value) -> bool:
