@@ -95,17 +95,20 @@ def _csv_records(path, text: str) -> list[tuple[int, dict | str]]:
         records, line = [], 1
         for fields in reader:
             if any(field.strip() for field in fields):
-                records.append((line, fields))
+                records.append((line, reader.line_num, fields))
             line = reader.line_num + 1
     if not records:
         raise file_error(path, "the file holds no header and no rows", _ADVICE["column"])
-    names = _csv_columns(path, records[0][1])
+    names = _csv_columns(path, records[0][2])
     if len(records) == 1:
         raise file_error(path, "the file holds a header but no rows", "Add a row per example.")
     rows = []
-    for line, fields in records[1:]:
+    for line, last_line, fields in records[1:]:
         if len(fields) != len(names):
-            rows.append((line, _field_count_reason(fields, names)))
+            reason = _field_count_reason(fields, names)
+            if last_line > line:
+                reason += f"; the row runs on to line {last_line}{_UNCLOSED_QUOTE}"
+            rows.append((line, reason))
             continue
         row = {name: field for name, field in zip(names, fields, strict=True) if name in COLUMNS}
         rows.append((line, _oversized(row, _UNCLOSED_QUOTE) or row))
@@ -164,13 +167,15 @@ def misspelt_columns(names, kind: str) -> str:
 
 
 def _field_count_reason(fields: list[str], names: list[str]) -> str:
-    reason = f"the row has {len(fields)} fields, the header {len(names)}"
+    reason = (f"the row has {len(fields)} field{'s' if len(fields) > 1 else ''}, the header "
+              f"{len(names)}")
     if len(fields) > len(names):
         return f"{reason} (a cell holding a comma needs double quotes around it)"
     missing = [name for name in names[len(fields):] if name in COLUMNS]
-    reason += f" (no {', '.join(missing)})" if missing else ""
     said = [said for delimiter, said in _OTHER_DELIMITERS.items() if delimiter in fields[0]]
-    return f"{reason}; is it separated by {said[0]}?" if len(fields) == 1 and said else reason
+    notes = [f"no {', '.join(missing)}"] if missing else []
+    notes += [f"is it separated by {said[0]}?"] if len(fields) == 1 and said else []
+    return f"{reason} ({'; '.join(notes)})" if notes else reason
 
 
 def _oversized(row: dict, hint: str = "") -> str | None:
