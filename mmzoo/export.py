@@ -10,9 +10,15 @@ order, for clients; TF Serving ignores it). Its signatures (all PREDICT):
   Each example goes through :meth:`Preprocessor.preprocess_example` in tf.data, as
   in the training pipelines, so serving preprocesses exactly as training did.
 - ``preprocessed``: the model's own inputs (``text`` token ids, ``image`` pixels,
-  ``audio`` waveforms and the ``*_present`` flags).
+  ``audio`` waveforms and the ``*_present`` flags), checked as the pipelines' output
+  would be: each example's shape, token ids in the vocabulary, finite pixels in
+  [0, 255], finite samples, presence flags 0 or 1.
 - ``tf_example``: serialized ``tf.train.Example`` under ``examples``, with bytes
   features ``text``, ``image``, ``audio`` (a missing feature is an absent modality).
+
+A request that fails a check (text that is not UTF-8, bytes that do not decode, an
+out-of-range value...) gets an ``InvalidArgumentError`` naming the input and the batch
+indices of the bad examples, never a prediction.
 
 Every signature returns ``probabilities``, ``logits``, ``class_ids`` (the top class;
 binary: probability >= 0.5), ``class_names`` (its name) and, when the fusion weighs
@@ -53,6 +59,8 @@ CLASS_NAMES_FILE = pathlib.Path("assets.extra") / "class_names.json"
 _PER_REQUEST = tf.data.Options()
 _PER_REQUEST.experimental_optimization.apply_default_optimizations = False
 _PER_REQUEST.autotune.enabled = False
+#: The most batch indices an error lists.
+_LISTED = 100
 _EXPECTED_CONTENT = {"text": "UTF-8 text", "image": "a JPEG, PNG, GIF or BMP image",
                      "audio": "a 16-bit PCM WAV file with samples"}
 
@@ -69,7 +77,8 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
         model: a classifier from :func:`mmzoo.create_model` / :func:`mmzoo.build_classifier`
             (softmax or sigmoid head), or a preset name, folder or URL
             (:func:`mmzoo.from_preset`), whose preprocessor and class names are then used.
-        base_dir: the model's folder, holding one integer-named folder per version.
+        base_dir: the model's folder, holding one integer-named folder per version (an
+            integer-named entry that is not a folder stops the export, named).
         version: the version to write; None writes the highest existing version + 1.
         preprocessor: the :class:`~mmzoo.preprocessing.Preprocessor` the model was
             trained with (text vocabulary adapted).
@@ -95,8 +104,12 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
 
     base_dir = pathlib.Path(base_dir)
     version = _version(base_dir, version, overwrite)
-    base_dir.mkdir(parents=True, exist_ok=True)
-    staging = staging_folder(base_dir, prefix=f".tmp-{version}-")
+    try:
+        base_dir.mkdir(parents=True, exist_ok=True)
+        staging = staging_folder(base_dir, prefix=f".tmp-{version}-")
+    except OSError as error:
+        raise type(error)(f"cannot write in {base_dir} ({error.strerror}: {error.filename}); "
+                          "export to a folder you can write to.") from error
     try:
         module, signatures, options = _serving_module(model, preprocessor, task, class_names, tpu)
         tf.saved_model.save(module, str(staging), signatures=signatures, options=options)
@@ -113,6 +126,9 @@ def _serving_module(model, preprocessor, task, class_names, tpu):
     outputs_model = _outputs_model(model)
     feature_specs = {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name)
                      for t in model.inputs}
+    # Any size per example: a wrong one is _check_features' InvalidArgumentError naming the input.
+    checked_specs = {name: tf.TensorSpec([None] * spec.shape.rank, spec.dtype, name=name)
+                     for name, spec in feature_specs.items()}
     raw_specs = {m: tf.TensorSpec([None], tf.string, name=m) for m in preprocessor.modalities}
 
     def predict(features):
@@ -135,16 +151,17 @@ def _serving_module(model, preprocessor, task, class_names, tpu):
     def serve_raw(raw):
         return named(predict_numbers(_preprocess_raw(preprocessor, raw)))
 
-    @tf.function(input_signature=[feature_specs], autograph=False)
+    @tf.function(input_signature=[checked_specs], autograph=False)
     def serve_preprocessed(features):
-        return named(predict_xla(features))
+        # Checked outside the XLA function: the model's program stays the one TPUs compile.
+        features = _check_features(features, preprocessor)
+        return named(predict_xla({name: tf.ensure_shape(value, feature_specs[name].shape)
+                                  for name, value in features.items()}))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
                  autograph=False)
     def serve_tf_example(examples):
-        features = {m: tf.io.FixedLenFeature([], tf.string, default_value="")
-                    for m in preprocessor.modalities}
-        return serve_raw(tf.io.parse_example(examples, features))
+        return serve_raw(_parse_examples(examples, preprocessor.modalities))
 
     module = tf.Module(name="mmzoo_serving")
     # The tf.Variables themselves, not Keras' wrappers: TF Serving's (TF1) loader restores the
@@ -161,35 +178,108 @@ def _serving_module(model, preprocessor, task, class_names, tpu):
 def _preprocess_raw(preprocessor: Preprocessor, raw: dict) -> dict:
     """A batch of raw inputs to features, one example at a time in tf.data like the pipelines.
 
-    An example whose input cannot be preprocessed (undecodable bytes) stops the call
-    with an ``InvalidArgumentError`` naming the input and the examples.
+    An example whose input cannot be preprocessed (text that is not UTF-8, undecodable
+    bytes) stops the call with an ``InvalidArgumentError`` naming the input and the examples.
     """
     features, checks = {}, []
     for modality in preprocessor.modalities:
-        # ignore_errors drops the examples that fail, so the indices left say which did; an
-        # absent example appended to the batch keeps the dataset from ending up empty.
-        values = tf.concat([raw[modality], [""]], axis=0)
-        count = tf.shape(values, out_type=tf.int64)[0]
-
-        def preprocess(index, value, modality=modality):
+        def preprocess(value, modality=modality):
+            if modality == "text":  # the pipelines reject such text as a bad row
+                value = _strict_utf8(value)
             example = preprocessor.preprocess_example({modality: value})
-            return index, example[modality], example[presence_key(modality)]
+            return example[modality], example[presence_key(modality)]
 
-        indices, feature, present = (
-            tf.data.Dataset.from_tensor_slices((tf.range(count), values))
-            .map(preprocess)
-            .ignore_errors()
-            .with_options(_PER_REQUEST)
-            .batch(count)
-            .get_single_element())
-        features[modality], features[presence_key(modality)] = feature[:-1], present[:-1]
-        failed = tf.sparse.to_dense(tf.sets.difference(tf.range(count)[None], indices[None]))[0]
+        (features[modality], features[presence_key(modality)]), check = _each_example(
+            raw[modality], preprocess, modality,
+            f"are not {_EXPECTED_CONTENT[modality]} (an empty string marks an absent {modality})")
+        checks.append(check)
+    return _after(checks, features)
+
+
+def _parse_examples(examples, modalities) -> dict:
+    """Serialized ``tf.train.Example``s to one string tensor per modality ("" where absent);
+    one that does not parse fails the call naming ``examples`` and its batch index."""
+    features = {m: tf.io.FixedLenFeature([], tf.string, default_value="") for m in modalities}
+    parsed, check = _each_example(
+        examples, lambda example: tf.io.parse_single_example(example, features), "examples",
+        "are not serialized tf.train.Examples whose features (" + ", ".join(modalities)
+        + ") hold one bytes value each")
+    return _after([check], parsed)
+
+
+def _each_example(values, function, name: str, problem: str):
+    """``function`` applied to each string of ``values`` in tf.data, the results batched, and
+    an assert naming ``name`` and the batch indices of the values where ``function`` failed."""
+    # ignore_errors drops the values that fail, so the indices left say which did; an empty
+    # string appended (an absent input, an empty Example) keeps the batch from being empty.
+    values = tf.concat([values, [""]], axis=0)
+    count = tf.shape(values, out_type=tf.int64)[0]
+    indices, outputs = (
+        tf.data.Dataset.from_tensor_slices((tf.range(count), values))
+        .map(lambda index, value: (index, function(value)))
+        .ignore_errors()
+        .with_options(_PER_REQUEST)
+        .batch(count)
+        .get_single_element())
+    failed = tf.sparse.to_dense(tf.sets.difference(tf.range(count)[None], indices[None]))[0]
+    outputs = tf.nest.map_structure(lambda output: output[:-1], outputs)
+    return outputs, _fail_at(name, failed, problem)
+
+
+def _strict_utf8(text):
+    """``text`` decoded strictly and encoded again: itself if valid UTF-8, else an
+    InvalidArgumentError (a data dependency: a check the model did not need would be pruned)."""
+    return tf.strings.unicode_encode(tf.strings.unicode_decode(text, "UTF-8", errors="strict"),
+                                     "UTF-8")
+
+
+def _check_features(features: dict, preprocessor: Preprocessor) -> dict:
+    """The ``preprocessed`` signature's inputs once checked as the pipelines' output would be:
+    each example's shape, the batch size, token ids, finite pixels in [0, 255], finite samples,
+    presence flags 0 or 1. A failed check names the input (and the bad examples' indices)."""
+    first = next(iter(features))
+    batch = tf.shape(features[first])[0]
+    checks = []
+    for name, value in features.items():
+        modality = name.removesuffix("_present")
+        spec = preprocessor.specs[modality]
+        shape = spec.shape if name == modality else ()
+        expected = str((None, *shape)).replace("None", "examples")
         checks.append(tf.debugging.Assert(
-            tf.equal(tf.size(failed), 0),
-            [f"{modality}: the examples at these batch indices are not {_EXPECTED_CONTENT[modality]}"
-             f" (an empty string marks an absent {modality}):", failed]))
+            tf.reduce_all(tf.equal(tf.shape(value)[1:], tf.constant(shape, tf.int32))),
+            [f"{name}: the batch must have shape {expected}; got", tf.shape(value)],
+            summarize=_LISTED))
+        checks.append(tf.debugging.Assert(
+            tf.equal(tf.shape(value)[0], batch),
+            [f"{name}: every input needs one value per example; {name} has", tf.shape(value)[0],
+             f"but {first} has", batch]))
+        if name != modality:
+            good, problem = (value == 0) | (value == 1), "have a presence flag other than 0 or 1"
+        elif modality == "text":
+            good = (value >= 0) & (value < spec.vocabulary_size)
+            problem = f"have token ids outside [0, {spec.vocabulary_size}) (the vocabulary)"
+        elif modality == "image":
+            good = (value >= 0) & (value <= 255)  # false for NaN and infinities too
+            problem = "have pixels that are not finite numbers in [0, 255]"
+        else:
+            good, problem = tf.math.is_finite(value), "have samples that are not finite"
+        bad = tf.logical_not(tf.reduce_all(good, axis=tf.range(1, tf.rank(good))))
+        checks.append(_fail_at(name, tf.where(bad)[:, 0], problem))
+    return _after(checks, features)
+
+
+def _fail_at(name: str, indices, problem: str):
+    """An assert that fails (InvalidArgumentError) unless ``indices`` is empty, naming ``name``
+    and the batch indices: ``[image: the examples at these batch indices <problem>:] [4]``."""
+    return tf.debugging.Assert(tf.equal(tf.size(indices), 0),
+                               [f"{name}: the examples at these batch indices {problem}:", indices],
+                               summarize=_LISTED)
+
+
+def _after(checks: list, tensors: dict) -> dict:
+    """``tensors``, computed only once every check has passed."""
     with tf.control_dependencies(checks):
-        return {name: tf.identity(value) for name, value in features.items()}
+        return {name: tf.identity(value) for name, value in tensors.items()}
 
 
 def _outputs_model(model: keras.Model) -> keras.Model:
@@ -236,7 +326,18 @@ def _check_preprocessor(model, preprocessor) -> None:
 
 
 def _version(base_dir: pathlib.Path, version, overwrite) -> int:
-    existing = [int(p.name) for p in base_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    """The version to write, once ``base_dir`` is known to hold only version folders."""
+    if base_dir.exists() and not base_dir.is_dir():
+        raise NotADirectoryError(f"{base_dir} is a file, not a folder: base_dir is the model's "
+                                 "folder, holding one folder per version; pass a folder's path.")
+    numbered = [p for p in base_dir.glob("*") if p.name.isdigit()]
+    for path in numbered:
+        if not path.is_dir():
+            raise FileExistsError(
+                f"{path} is not a version folder but has a version's name: a server watching "
+                f"{base_dir} may take it for version {int(path.name)}. Move or delete it, then "
+                "export again.")
+    existing = [int(p.name) for p in numbered]
     if version is None:
         return max(existing, default=0) + 1
     if not isinstance(version, int) or version < 1:

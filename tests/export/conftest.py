@@ -82,6 +82,7 @@ def reference_outputs(model: keras.Model, features: dict, class_names) -> dict[s
 
 def assert_outputs_match(outputs: dict, expected: dict, atol=1e-5):
     """Same output names; numbers within ``atol``, strings equal."""
+    assert isinstance(outputs, dict), f"the call failed: {outputs}"
     assert set(outputs) == set(expected)
     for name, value in expected.items():
         output = np.asarray(outputs[name])

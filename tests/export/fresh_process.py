@@ -2,8 +2,9 @@
 
 Usage: ``python tests/export/fresh_process.py REQUESTS RESULTS``. ``REQUESTS`` is a
 pickle of ``{key: {"path": version_dir, "calls": {call_name: (signature, inputs)}}}``;
-``RESULTS`` receives ``{key: {call_name: {output: numpy array}}}``. No mmzoo: only
-``tf.saved_model.load`` and the signatures.
+``RESULTS`` receives ``{key: {call_name: {output: numpy array}}}``, or for a call that
+raised, ``(error type name, message)``. No mmzoo: only ``tf.saved_model.load`` and the
+signatures.
 """
 
 import os
@@ -24,7 +25,12 @@ def main(requests_path: str, results_path: str) -> None:
         loaded = tf.saved_model.load(request["path"])
         results[key] = {}
         for call, (signature, inputs) in request["calls"].items():
-            outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+            try:
+                outputs = loaded.signatures[signature](**{k: tf.constant(v)
+                                                          for k, v in inputs.items()})
+            except Exception as error:  # what a bad request gets is for the caller to check
+                results[key][call] = (type(error).__name__, getattr(error, "message", str(error)))
+                continue
             results[key][call] = {name: np.asarray(value) for name, value in outputs.items()}
     assert not [m for m in sys.modules if m.split(".")[0] in ("mmzoo", "tests")], "imported mmzoo"
     with open(results_path, "wb") as file:
