@@ -82,14 +82,16 @@ def assert_same_examples(got: list, expected: list) -> None:
         np.testing.assert_array_equal(label, want_label)
 
 
-def assert_skips_exactly(source, directory, bad: list[tuple[str, str]], good_rows=GOOD) -> None:
-    """Under ``raise`` the first bad row's DataError names its origin and reason; under
-    ``skip`` exactly ``bad`` (origin, reason) are counted and the other rows equal the
-    reference decoded from a manifest of ``good_rows`` alone."""
+def assert_skips_exactly(source, directory, bad: list[tuple[str, str]], good_rows=GOOD,
+                         file: str = "") -> None:
+    """Under ``raise`` the first bad row's DataError names its origin, ``file`` and reason;
+    under ``skip`` exactly ``bad`` (origin, reason) are counted and the other rows equal
+    the reference decoded from a manifest of ``good_rows`` alone."""
     first_origin, first_reason = bad[0]
     with pytest.raises(DataError) as error:
         make_dataset(source, preprocessor(), 1, on_error="raise")
     assert first_origin in str(error.value) and first_reason in str(error.value)
+    assert error.value.path == file and file in str(error.value)
     report = BadDataReport()
     got = examples(source, report)
     assert [p.origin for p in report.skipped] == [origin for origin, _ in bad]
