@@ -252,7 +252,7 @@ def _content_length(response, url, max_bytes, hint) -> int | None:
         return None
     if not value.strip().isdigit():
         raise DownloadError(f"{url} announced an invalid Content-Length {value!r}: the server is "
-                            "broken; tell whoever hosts the file.")
+                            "broken. Nothing was kept in the cache; tell whoever hosts the file.")
     length = int(value)
     if length > max_bytes:
         raise _too_large(url, f"announces {length} bytes", max_bytes, hint)

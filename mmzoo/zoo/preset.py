@@ -360,7 +360,7 @@ def _read_json(path: pathlib.Path):
 
 def _parse_json(raw: bytes, where: str):
     """The JSON value in ``raw``, UTF-8 (a byte-order mark allowed); a ValueError naming ``where``."""
-    damaged = "the preset is damaged; save or download it again."
+    damaged = "the preset is damaged; save or download the preset again."
     try:
         return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
