@@ -68,7 +68,7 @@ GENERATED_METADATA = ("class_names", "task", "parameter_count", "mmzoo_version",
 #: metadata.json fields every preset shipped in the zoo documents (see registry_entry).
 ZOO_METADATA = ("name", "description", "dataset", "split", "recipe", "metrics", "license",
                 "attribution")
-#: The most bytes a metadata.json may have (it is read before anything declares its size).
+#: The most bytes a downloaded metadata.json may have (nothing declares its size).
 MAX_METADATA_BYTES = 4 << 20
 
 
