@@ -123,9 +123,11 @@ def _light_rows(rows: tf.data.Dataset) -> dict[str, np.ndarray] | None:
 
 
 def _op_message(message: str) -> str:
-    """TF's error message without the graph node and op decorations around it."""
+    """TF's error message without the graph node and op decorations around it (and an
+    Assert's ``assertion failed: [...]``)."""
     message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message.strip().splitlines()[0])
-    return re.sub(r"\s*\[Op:\w+\].*$", "", message).strip().rstrip(".")
+    message = re.sub(r"\s*\[Op:\w+\].*$", "", message).strip()
+    return re.sub(r"^assertion failed: \[(.*)\]$", r"\1", message).rstrip(".")
 
 
 class _PassMonitor:

@@ -6,13 +6,18 @@ sinc, 16 zero crossings, rolloff 0.99) written in TF ops with the rates as tenso
 so the exported SavedModel takes WAVs at any rate. Ogg/FLAC/MP3 cannot be decoded
 by TF ops: :func:`read_audio_file` decodes and resamples them in Python (offline, in
 ``prepare`` or in the raw-file pipeline, :func:`read_audio_files` for a batch at a time).
+WAVs are read by :func:`~mmzoo.preprocessing.wav.wav_samples`, in TF ops.
 """
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import tensorflow as tf
 
+from mmzoo.preprocessing.containers import container_problem, describe_header
+from mmzoo.preprocessing.wav import wav_samples
 from mmzoo.specs import AudioSpec
 
 TF_AUDIO_EXTENSIONS = (".wav",)
@@ -117,19 +122,8 @@ def audio_from_waveform(waveform, sample_rate, spec: AudioSpec):
     return fit_length(resampled, spec.num_samples)
 
 
-def wav_samples(contents):
-    """WAV bytes to ``(samples (frames, channels) float32 in [-1, 1], sample rate)``, in TF ops.
-
-    Example:
-        >>> samples, rate = wav_samples(tf.audio.encode_wav(tf.zeros((800, 2)), 8000))
-        >>> samples.shape, int(rate)
-        (TensorShape([800, 2]), 8000)
-    """
-    return tf.audio.decode_wav(contents)
-
-
 def decode_wav(contents, spec: AudioSpec):
-    """WAV bytes (16-bit PCM, any rate, any channels) to a mono waveform ``spec.shape``.
+    """WAV bytes (PCM or float, any rate, any channels) to a mono waveform ``spec.shape``.
 
     Example:
         >>> wav = tf.audio.encode_wav(tf.zeros((800, 1)), 8000)
@@ -140,10 +134,10 @@ def decode_wav(contents, spec: AudioSpec):
     return audio_from_waveform(waveform, sample_rate, spec)
 
 
-# Formats miniaudio's decoders read like libsndfile (stb_vorbis and dr_flac: within 3e-7 of
-# librosa's decoder on the stamps' narrations), ~2x faster; anything else, or a file they
-# cannot open (an Ogg holding Opus, say), goes to soundfile, as librosa does.
-_VORBIS_SUFFIXES, _FLAC_SUFFIXES = (".ogg", ".oga"), (".flac",)
+# miniaudio's decoders read like libsndfile (stb_vorbis and dr_flac: within 3e-7 of
+# librosa's decoder on the stamps' narrations), ~2x faster; anything else, or an Ogg
+# stb_vorbis cannot open (Opus, say), goes to soundfile, as librosa does.
+_OGG, _FLAC = b"OggS", b"fLaC"
 
 
 def _clip_frames(rate: int, spec: AudioSpec) -> int:
@@ -157,60 +151,91 @@ def _mono(channels: np.ndarray) -> np.ndarray:
     return channels @ np.full(channels.shape[1], 1.0 / channels.shape[1], np.float32)
 
 
-def _read_with_miniaudio(path: str, spec: AudioSpec) -> tuple[np.ndarray, int] | None:
-    """The clip's frames mixed to mono (float32) and the file's rate; None if the file is
-    neither Ogg Vorbis nor FLAC or miniaudio cannot open it. Calls the C decoders bundled
-    in miniaudio through its cffi bindings, on the file's bytes (faster than their file
-    readers): ``stb_vorbis`` for Vorbis, ``ma_decoder`` for FLAC. (Its Python wrappers
-    either decode the whole file or need a second open to learn the rate.)"""
+def _flac_total_frames(data: bytes) -> int:
+    """The frames a FLAC's STREAMINFO says it holds (0: unknown)."""
+    return int.from_bytes(data[18:26], "big") & ((1 << 36) - 1) if data[4] & 0x7F == 0 else 0
+
+
+def _read_flac(data: bytes, path: str, spec: AudioSpec) -> tuple[np.ndarray, int]:
+    """A FLAC's clip with miniaudio's ``ma_decoder`` (dr_flac), mixed to mono. Truncated or
+    corrupt (a ValueError) when fewer frames decode than the clip needs of the STREAMINFO
+    total, or when the last frame does not decode (dr_flac checks each frame's CRC)."""
     from miniaudio import ffi, lib
 
-    lower = path.lower()
-    if not lower.endswith(_VORBIS_SUFFIXES + _FLAC_SUFFIXES):
+    decoder = ffi.new("ma_decoder *")
+    config = lib.ma_decoder_config_init(lib.ma_format_f32, 1, 0)  # float32, mono, the file's rate
+    if lib.ma_decoder_init_memory(data, len(data), ffi.addressof(config), decoder) != lib.MA_SUCCESS:
+        raise ValueError(f"{path} is truncated or corrupt: its FLAC header cannot be read")
+    try:
+        rate, total = int(decoder.outputSampleRate), _flac_total_frames(data)
+        waveform = np.empty(_clip_frames(rate, spec), np.float32)
+        read = ffi.new("ma_uint64 *")
+        result = lib.ma_decoder_read_pcm_frames(decoder, ffi.from_buffer(waveform), len(waveform), read)
+        frames = read[0]
+        if result not in (lib.MA_SUCCESS, lib.MA_AT_END) or (total and frames < min(total, len(waveform))):
+            raise ValueError(f"{path} is truncated or corrupt: {frames} of its {total} frames decode")
+        last = np.empty(1, np.float32)
+        if total > frames and (lib.ma_decoder_seek_to_pcm_frame(decoder, total - 1) != lib.MA_SUCCESS
+                               or lib.ma_decoder_read_pcm_frames(decoder, ffi.from_buffer(last), 1,
+                                                                 read) != lib.MA_SUCCESS
+                               or read[0] != 1):
+            raise ValueError(f"{path} is truncated or corrupt: its last FLAC frame (of {total} "
+                             f"frames) does not decode")
+        return waveform[:frames], rate
+    finally:
+        lib.ma_decoder_uninit(decoder)
+
+
+def _read_vorbis(data: bytes, spec: AudioSpec) -> tuple[np.ndarray, int] | None:
+    """An Ogg Vorbis clip with stb_vorbis (bundled in miniaudio, called through its cffi
+    bindings), mixed to mono; None if it cannot open the file (not Vorbis)."""
+    from miniaudio import ffi, lib
+
+    vorbis = lib.stb_vorbis_open_memory(data, len(data), ffi.new("int *"), ffi.NULL)
+    if vorbis == ffi.NULL:
         return None
+    try:
+        info = lib.stb_vorbis_get_info(vorbis)
+        frames = np.empty((_clip_frames(info.sample_rate, spec), info.channels), np.float32)
+        read = lib.stb_vorbis_get_samples_float_interleaved(
+            vorbis, info.channels, ffi.cast("float *", ffi.from_buffer(frames)), frames.size)
+    finally:
+        lib.stb_vorbis_close(vorbis)
+    return _mono(frames[:read]), info.sample_rate
+
+
+def _read_with_soundfile(data: bytes, path: str, spec: AudioSpec) -> tuple[np.ndarray, int]:
+    """The clip with soundfile (libsndfile: MP3, Ogg Opus, WAV, AIFF...), mixed to mono."""
+    import soundfile
+
+    try:
+        with soundfile.SoundFile(io.BytesIO(data)) as file:
+            rate = file.samplerate
+            channels = file.read(_clip_frames(rate, spec), dtype="float32", always_2d=True)
+    except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
+        known = any(data.startswith(magic) for magic in (_OGG, _FLAC, b"RIFF", b"ID3", b"FORM"))
+        what = "is truncated or corrupt" if known else "is not audio that can be read"
+        raise ValueError(f"{path} {what}: {describe_header(data)} "
+                         f"({type(error).__name__}: {error})") from error
+    return _mono(channels), rate
+
+
+def _read_clip(path: str, spec: AudioSpec) -> tuple[np.ndarray, int]:
+    """The file's clip, mixed to mono, and its rate: its container checked for truncation
+    first (:func:`~mmzoo.preprocessing.containers.container_problem`), then decoded by
+    miniaudio (Ogg Vorbis, FLAC) or soundfile (the rest), from its bytes."""
     try:
         with open(path, "rb") as file:
             data = file.read()
     except OSError as error:
         raise ValueError(f"cannot read {path} ({error.strerror or error})") from error
-    if lower.endswith(_VORBIS_SUFFIXES):
-        vorbis = lib.stb_vorbis_open_memory(data, len(data), ffi.new("int *"), ffi.NULL)
-        if vorbis == ffi.NULL:
-            return None
-        try:
-            info = lib.stb_vorbis_get_info(vorbis)
-            frames = np.empty((_clip_frames(info.sample_rate, spec), info.channels), np.float32)
-            read = lib.stb_vorbis_get_samples_float_interleaved(
-                vorbis, info.channels, ffi.cast("float *", ffi.from_buffer(frames)), frames.size)
-        finally:
-            lib.stb_vorbis_close(vorbis)
-        return _mono(frames[:read]), info.sample_rate
-    decoder = ffi.new("ma_decoder *")
-    config = lib.ma_decoder_config_init(lib.ma_format_f32, 1, 0)  # float32, mono, the file's rate
-    if lib.ma_decoder_init_memory(data, len(data), ffi.addressof(config), decoder) != lib.MA_SUCCESS:
-        return None
-    try:
-        rate = int(decoder.outputSampleRate)
-        waveform = np.empty(_clip_frames(rate, spec), np.float32)
-        read = ffi.new("ma_uint64 *")
-        result = lib.ma_decoder_read_pcm_frames(decoder, ffi.from_buffer(waveform), len(waveform), read)
-        if result not in (lib.MA_SUCCESS, lib.MA_AT_END):
-            raise ValueError(f"cannot decode {path} (miniaudio error {result})")
-        return waveform[:read[0]], rate
-    finally:
-        lib.ma_decoder_uninit(decoder)
-
-
-def _read_with_soundfile(path: str, spec: AudioSpec) -> tuple[np.ndarray, int]:
-    import soundfile
-
-    try:
-        with soundfile.SoundFile(path) as file:
-            rate = file.samplerate
-            channels = file.read(_clip_frames(rate, spec), dtype="float32", always_2d=True)
-    except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
-        raise ValueError(f"cannot decode {path} ({type(error).__name__}: {error})") from error
-    return _mono(channels), rate
+    problem = container_problem(data)
+    if problem:
+        raise ValueError(f"{path} {problem}")
+    if data.startswith(_FLAC):
+        return _read_flac(data, path, spec)
+    decoded = _read_vorbis(data, spec) if data.startswith(_OGG) else None
+    return decoded if decoded is not None else _read_with_soundfile(data, path, spec)
 
 
 def read_audio_file(path: str, spec: AudioSpec) -> np.ndarray:
@@ -222,6 +247,11 @@ def read_audio_file(path: str, spec: AudioSpec) -> np.ndarray:
     so the result is ``librosa.load(path, sr=spec.sample_rate)[0][:spec.num_samples]`` to
     ~1e-6: float32, at most ``spec.num_samples`` long (:func:`audio_from_waveform` pads it).
     Ogg Vorbis and FLAC are decoded by miniaudio's decoders, the rest by soundfile (libsndfile).
+    The decoder is chosen by the file's first bytes, not its name.
+
+    A truncated or corrupt file (a cut Ogg, FLAC, MP3 or WAV: see
+    :mod:`mmzoo.preprocessing.containers`) or one that is not audio is a ValueError naming
+    the file and saying which, with what its header looks like when it is not audio.
 
     Example:
         >>> read_audio_file("bird.ogg", AudioSpec(16000, 1.0)).shape  # doctest: +SKIP
@@ -229,8 +259,7 @@ def read_audio_file(path: str, spec: AudioSpec) -> np.ndarray:
     """
     import soxr
 
-    decoded = _read_with_miniaudio(path, spec)
-    waveform, rate = decoded if decoded is not None else _read_with_soundfile(path, spec)
+    waveform, rate = _read_clip(path, spec)
     if rate != spec.sample_rate:
         waveform = soxr.resample(waveform, rate, spec.sample_rate, quality="HQ")
     return waveform[:spec.num_samples]

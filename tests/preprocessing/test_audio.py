@@ -99,7 +99,7 @@ def test_read_audio_file_equals_librosa_load(tmp_path, suffix, rate, seconds):
 
 def test_read_audio_file_names_the_file_it_cannot_decode(tmp_path):
     (tmp_path / "bad.ogg").write_bytes(b"OggS" + bytes(200))
-    with pytest.raises(ValueError, match="cannot decode .*bad.ogg"):
+    with pytest.raises(ValueError, match="bad.ogg is truncated or corrupt"):
         read_audio_file(str(tmp_path / "bad.ogg"), AudioSpec(16000, 1.0))
 
 
@@ -114,7 +114,7 @@ def test_read_audio_files_pads_each_clip_and_names_each_failure(tmp_path):
     np.testing.assert_allclose(clips[0, :len(expected)], expected, atol=READ_CLIP_TOLERANCE)
     assert not clips[0, len(expected):].any() and not clips[1:].any()
     assert errors[:2].tolist() == [b"", b""]
-    assert b"cannot decode" in errors[2] and b"bad.ogg" in errors[2]
+    assert b"bad.ogg is truncated or corrupt" in errors[2]
     assert b"gone.flac" in errors[3] and b"No such file" in errors[3]
 
 
