@@ -62,7 +62,7 @@ _PER_REQUEST.autotune.enabled = False
 #: The most batch indices an error lists.
 _LISTED = 100
 _EXPECTED_CONTENT = {"text": "UTF-8 text", "image": "a JPEG, PNG, GIF or BMP image",
-                     "audio": "a 16-bit PCM WAV file with samples"}
+                     "audio": "a WAV file (PCM or IEEE float) with samples"}
 
 
 def export_saved_model(model, base_dir, version: int | None = None, *, preprocessor=None,

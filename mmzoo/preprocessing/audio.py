@@ -215,8 +215,9 @@ def _read_with_soundfile(data: bytes, path: str, spec: AudioSpec) -> tuple[np.nd
     except Exception as error:  # soundfile raises LibsndfileError, RuntimeError, TypeError...
         known = any(data.startswith(magic) for magic in (_OGG, _FLAC, b"RIFF", b"ID3", b"FORM"))
         what = "is truncated or corrupt" if known else "is not audio that can be read"
+        reason = getattr(error, "error_string", error)  # a LibsndfileError's, without "<BytesIO>"
         raise ValueError(f"{path} {what}: {describe_header(data)} "
-                         f"({type(error).__name__}: {error})") from error
+                         f"({type(error).__name__}: {reason})") from error
     return _mono(channels), rate
 
 

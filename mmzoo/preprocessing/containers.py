@@ -140,18 +140,34 @@ def _mp3_start(data: bytes) -> int | None:
     return position if _mpeg_frame_length(data, position) or data.startswith(b"ID3") else None
 
 
+def _xing_frames(frame: bytes) -> int | None:
+    """The frame count an encoder's Xing or Info tag (in the first frame) declares, after
+    the tag's own frame; None without one. The tag follows the side information: 13, 21 or
+    36 bytes into the frame, by MPEG version and channels."""
+    for offset in (36, 21, 13):
+        if frame[offset:offset + 4] in (b"Xing", b"Info"):
+            flags = int.from_bytes(frame[offset + 4:offset + 8], "big")
+            return int.from_bytes(frame[offset + 8:offset + 12], "big") if flags & 1 else None
+    return None
+
+
 def _mp3_problem(data: bytes, position: int) -> str | None:
-    """The frames, walked by their headers from ``position``, end within the file. The walk
-    stops at the first byte that is no frame header (a trailing tag, say)."""
-    if _mpeg_frame_length(data, position) is None:
-        return f"is corrupt: it has an ID3 tag but no MPEG audio frame at byte {position}"
+    """The frames, walked by their headers from ``position``, end within the file, and are
+    as many as a Xing or Info tag declares (a file cut between two frames). The walk stops
+    at the first byte that is no frame header (a trailing tag, say)."""
     length = _mpeg_frame_length(data, position)
+    if length is None:
+        return f"is corrupt: it has an ID3 tag but no MPEG audio frame at byte {position}"
+    declared, frames = _xing_frames(data[position:position + length]), 0
     while length is not None:
         if position + length > len(data):
             return (f"is truncated: its MPEG audio frame at byte {position} takes {length} bytes "
                     f"but the file ends {len(data) - position} bytes into it")
-        position += length
+        position, frames = position + length, frames + 1
         length = _mpeg_frame_length(data, position)
     if 0 < len(data) - position < 4 and data[position] == 0xFF:
         return "is truncated: the file ends inside an MPEG audio frame header"
+    if declared is not None and frames - 1 < declared:
+        return (f"is truncated: it holds {frames - 1} MPEG audio frames after its Xing tag, "
+                f"which declares {declared}")
     return None
