@@ -24,8 +24,11 @@ class DataError(ValueError):
 
     def __init__(self, origin: str, path: str, reason: str, fix: str = SKIP_ADVICE):
         self.origin, self.path, self.reason = origin, path, reason
-        where = f"{origin} ({path})" if path else origin
-        super().__init__(f"{where}: {reason}. {fix}")
+        super().__init__(f"{_where(origin, path)}: {reason}. {fix}")
+
+
+def _where(origin: str, path: str) -> str:
+    return f"{origin} ({path})" if path else origin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,4 +72,4 @@ def handle(problem: Problem, on_error: str, report: BadDataReport) -> None:
     if on_error == "raise":
         raise DataError(problem.origin, problem.path, problem.reason)
     report.skipped.append(problem)
-    logger.warning("skipping %s (%s): %s", problem.origin, problem.path, problem.reason)
+    logger.warning("skipping %s: %s", _where(problem.origin, problem.path), problem.reason)

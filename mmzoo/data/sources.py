@@ -253,6 +253,8 @@ def _value(value, modality: str, base_dir, origin: str) -> tuple[str, Problem | 
         return "", Problem(origin, "", f"the {what} {_NOT_UTF8}")
     if modality == "text" or not value:
         return value, None
+    if "\x00" in value:
+        return "", Problem(origin, "", f"the {modality} path holds a NUL character")
     path = str(pathlib.Path(base_dir, value))
     reason = file_reason(path)
     return path, Problem(origin, path, reason) if reason else None
@@ -395,6 +397,9 @@ def from_folder(root, *, class_names: Sequence[str] | None = None, audio_suffix:
         >>> source = from_folder("stamps", audio_suffix="_desc_fr", first_line_only=True)  # doctest: +SKIP
     """
     root = pathlib.Path(root)
+    if not root.is_dir():
+        raise file_error(root, file_reason(str(root)) or "the path is not a folder",
+                         "Pass a folder of <label>/<name>.* files, or a manifest.")
     examples: dict[str, dict] = {}
     problems: dict[str, Problem] = {}
     for path in sorted(p for p in root.rglob("*") if not p.is_dir()):
@@ -418,6 +423,10 @@ def from_folder(root, *, class_names: Sequence[str] | None = None, audio_suffix:
                 problems.setdefault(key, Problem(key, str(path), reason))
         else:
             row[modality] = str(path)
+    if not examples:
+        raise file_error(root, "the folder holds no examples", "Put each example's files in a "
+                         f"folder named after its label: <label>/<name>{IMAGE_EXTENSIONS[0]}, "
+                         f"{TEXT_EXTENSIONS[0]}, {AUDIO_EXTENSIONS[0]}...")
     keys = sorted(examples)
     good = [key for key in keys if key not in problems]
     source = from_rows([examples[k] for k in good], good, class_names=class_names)
@@ -455,8 +464,10 @@ def from_arrays(labels, *, text=None, image=None, audio=None, audio_sample_rate:
             raise ValueError("from_arrays(audio=...) needs audio_sample_rate= (the waveforms' rate in Hz).")
         extra["audio"] = np.asarray(audio, np.float32)[kept]
         extra[AUDIO_RATE_KEY] = np.full(len(kept), audio_sample_rate, np.int32)
-    source.rows = tf.data.Dataset.zip(source.rows, tf.data.Dataset.from_tensor_slices(extra)).map(
-        lambda row, arrays: {**row, **arrays})
+    if extra:  # else text only: the rows hold it already
+        source.rows = tf.data.Dataset.zip(
+            source.rows, tf.data.Dataset.from_tensor_slices(extra)).map(
+                lambda row, arrays: {**row, **arrays})
     return source
 
 

@@ -17,7 +17,6 @@ from mmzoo.data.sources import INDEX_KEY
 from tests.data.conftest import ROWS, write_manifest
 from tests.data_files import tone, write_audio
 
-
 BAD_ROW = "manifest.csv row 4 (line 5)"  # the header is line 1
 
 

@@ -153,3 +153,31 @@ def test_tfds_builder(tmp_path, preprocessor):
     expected = tf.image.resize(pattern(6, 6, 3, seed=0).astype(np.float32), (8, 8)).numpy()
     np.testing.assert_allclose(got[0][0]["image"], expected, atol=1e-3)
     assert got[0][0]["audio"].shape == (2000,) and got[0][0]["audio_present"] == 1.0
+
+
+def test_dataframe_labels_whole_floats_are_ids_and_missing_ones_bad(tiny, preprocessor):
+    """pandas makes an integer column holding a missing value float: 1.0 is the id 1, NaN
+    an empty label (a bad row), and 0.5 is no class id."""
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame({"text": ["a frog", "an apple", "a fish", "a pear"],
+                              "label": [0, 1, None, 0.5]})
+    source, report = check(from_dataframe(frame), preprocessor, on_error="skip")
+    assert source.class_names == ("0", "1")
+    assert [int(label) for _, label in examples(source, preprocessor)] == [0, 1]
+    assert [(p.origin, p.reason.split(":")[0]) for p in report.skipped] == [
+        ("dataframe row 2", "the label is empty"), ("dataframe row 3", "the label is 0.5 (a fraction)")]
+
+
+def test_arrays_with_boolean_labels_are_bad(preprocessor):
+    source = from_arrays([True, False, 1], text=["a", "b", "c"], class_names=["x", "y"])
+    assert [p.reason.split(" (")[0] for p in source.problems] == ["the label is true",
+                                                                  "the label is false"]
+    preprocessor = Preprocessor(text=preprocessor.specs["text"])
+    clean, _ = check(source, preprocessor, on_error="skip")
+    assert [int(label) for _, label in examples(clean, preprocessor)] == [1]
+
+
+def test_texts_of_a_source_without_text_says_so(tiny):
+    source = from_rows([{"image": str(tiny / ROWS[0][1]), "label": "a"}], ["row 1"])
+    with pytest.raises(ValueError, match="no row of this source has text"):
+        source.texts()

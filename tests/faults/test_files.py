@@ -209,3 +209,15 @@ def test_folder_file_that_cannot_be_read(tmp_path, monkeypatch, case):
     _, report = check(source, preprocessor(), on_error="skip")
     assert [p.origin for p in report.skipped] == [origin]
     assert_same_examples(examples(source), expected)
+
+
+def test_a_folder_without_examples_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    hidden = tmp_path / "hidden"
+    write_image(hidden / ".cache/frog.png", pattern(4, 4, 3))
+    write_image(hidden / "animals/.frog.png", pattern(4, 4, 3))
+    (tmp_path / "file").write_bytes(b"x")
+    for root, said in [("empty", "holds no examples"), ("hidden", "holds no examples"),
+                       ("gone", "does not exist"), ("file", "is not a folder")]:
+        with pytest.raises(DataError, match=f"^{tmp_path / root}: .*{said}"):
+            from_folder(tmp_path / root)

@@ -139,7 +139,7 @@ BAD_ROWS = {
     "csv-latin1-path": csv_case("a cat,img/caf\udce9.png,,animals",
                                 "image path is not valid UTF-8"),
     "csv-latin1-label": csv_case("a cat,img/0.png,,anim\udce9ux", "label is not valid UTF-8"),
-    "csv-nul-in-path": csv_case("a cat,img/0\x00.png,,animals", "NUL character"),
+    "csv-nul-in-path": csv_case("a cat,img/0\x00.png,,animals", "image path holds a NUL"),
     "csv-two-bad-rows": ("m.csv", text_of(with_bad(CSV, "a cat", at=1) + ["a cat,,,"]), [
         ("m.csv row 1 (line 2)", "1 field, the header 4"),
         ("m.csv row 6 (line 7)", "the label is empty")], GOOD),
