@@ -136,7 +136,7 @@ def _check_columns(path, names: list[str], kind: str, strict: bool) -> None:
     if twice:
         raise file_error(path, f"the {kind} {twice[0]!r} appears twice", advice)
     lacking = "label" not in names or not set(names) & set(MODALITY_COLUMNS)
-    hints = misspelt_columns(names, kind)
+    hints = _misspelt(names, kind)
     if hints and (strict or lacking):
         raise file_error(path, hints, advice)
     if not lacking:
@@ -150,7 +150,7 @@ def _check_columns(path, names: list[str], kind: str, strict: bool) -> None:
     raise file_error(path, f"there is no {missing} {kind} ({found})", advice)
 
 
-def misspelt_columns(names, kind: str) -> str:
+def _misspelt(names, kind: str) -> str:
     """``"unknown column 'Text' (did you mean 'text'?)"`` for the names close to a known
     column that ``names`` lack (another case, spaces around it, a typo); "" if none."""
     absent = [column for column in COLUMNS if column not in names]
@@ -191,11 +191,22 @@ def _jsonl_records(path, text: str) -> list[tuple[int, dict | str]]:
     values = [(line, _json_object(content))
               for line, content in enumerate(io.StringIO(text, newline=None), 1)
               if content.strip()]
+    if values and not isinstance(values[0][1], dict) and _is_json_array(text):
+        raise file_error(path, "the file is one JSON array, not JSON Lines", _ADVICE["key"])
     keys = {key for _, value in values if isinstance(value, dict) for key in value}
     if keys:
         _check_columns(path, sorted(keys), "key", strict=False)
     return [(line, _json_row(value) if isinstance(value, dict) else value)
             for line, value in values]
+
+
+def _is_json_array(text: str) -> bool:
+    if not text.lstrip().startswith("["):
+        return False
+    try:
+        return isinstance(json.loads(text), list)
+    except (json.JSONDecodeError, RecursionError):
+        return False
 
 
 def _json_object(content: str) -> dict | str:
@@ -216,4 +227,4 @@ def _json_object(content: str) -> dict | str:
 def _json_row(value: dict) -> dict | str:
     """A JSON object's row (its known keys), or why it is bad."""
     row = {key: item for key, item in value.items() if key in COLUMNS}
-    return misspelt_columns(list(value), "key") or _oversized(row) or row
+    return _misspelt(list(value), "key") or _oversized(row) or row

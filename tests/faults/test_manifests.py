@@ -44,6 +44,9 @@ def text_of(lines: list[str], newline: str = "\n") -> bytes:
     return (newline.join(lines) + newline).encode("utf-8", errors="surrogateescape")
 
 
+CSV, JSONL = csv_lines(), jsonl_lines()
+
+
 # --- whole-file cases: (file name, content, what the message says) ---------------------
 
 WHOLE_FILE = {
@@ -52,26 +55,26 @@ WHOLE_FILE = {
     "bom-only": ("m.csv", b"\xef\xbb\xbf", "no header and no rows"),
     "header-only": ("m.csv", b"text,image,label\n", "a header but no rows"),
     "bom-header-only": ("m.csv", b"\xef\xbb\xbftext,label\r\n", "a header but no rows"),
-    "no-header": ("m.csv", text_of(csv_lines()[1:]), "lack its header line"),
-    "semicolons": ("m.csv", text_of([line.replace(",", ";") for line in csv_lines()]),
+    "no-header": ("m.csv", text_of(CSV[1:]), "lack its header line"),
+    "semicolons": ("m.csv", text_of([line.replace(",", ";") for line in CSV]),
                    "separated by semicolons"),
-    "tabs": ("m.csv", text_of([line.replace(",", "\t") for line in csv_lines()]),
+    "tabs": ("m.csv", text_of([line.replace(",", "\t") for line in CSV]),
              "separated by tabs"),
     "semicolons-upper-case": ("m.csv", b"Text;Image;Label\na frog;img/0.png;animals\n",
                               "separated by semicolons"),
-    "utf16-bom": ("m.csv", "\n".join(csv_lines()).encode("utf-16"), "UTF-16"),
-    "utf16-be-bom": ("m.csv", "\ufeff".encode("utf-16-be") + "\n".join(csv_lines()).encode(
+    "utf16-bom": ("m.csv", "\n".join(CSV).encode("utf-16"), "UTF-16"),
+    "utf16-be-bom": ("m.csv", "\ufeff".encode("utf-16-be") + "\n".join(CSV).encode(
         "utf-16-be"), "UTF-16"),
-    "utf16-no-bom": ("m.csv", "\n".join(csv_lines()).encode("utf-16-le"), "NUL bytes"),
-    "utf32-bom": ("m.csv", "\n".join(csv_lines()).encode("utf-32"), "UTF-32"),
-    "jsonl-utf16": ("m.jsonl", "\n".join(jsonl_lines()).encode("utf-16"), "UTF-16"),
-    "upper-case-header": ("m.csv", text_of(["TEXT,IMAGE,AUDIO,LABEL", *csv_lines()[1:]]),
+    "utf16-no-bom": ("m.csv", "\n".join(CSV).encode("utf-16-le"), "NUL bytes"),
+    "utf32-bom": ("m.csv", "\n".join(CSV).encode("utf-32"), "UTF-32"),
+    "jsonl-utf16": ("m.jsonl", "\n".join(JSONL).encode("utf-16"), "UTF-16"),
+    "upper-case-header": ("m.csv", text_of(["TEXT,IMAGE,AUDIO,LABEL", *CSV[1:]]),
                           "'TEXT' (did you mean 'text'?)"),
-    "capitalised-label": ("m.csv", text_of(["text,image,audio,Label", *csv_lines()[1:]]),
+    "capitalised-label": ("m.csv", text_of(["text,image,audio,Label", *CSV[1:]]),
                           "'Label' (did you mean 'label'?)"),
-    "space-in-header": ("m.csv", text_of(["text, image,audio,label", *csv_lines()[1:]]),
+    "space-in-header": ("m.csv", text_of(["text, image,audio,label", *CSV[1:]]),
                         "' image' (did you mean 'image'?)"),
-    "typo-in-header": ("m.csv", text_of(["text,imgae,audio,label", *csv_lines()[1:]]),
+    "typo-in-header": ("m.csv", text_of(["text,imgae,audio,label", *CSV[1:]]),
                        "'imgae' (did you mean 'image'?)"),
     "no-label-column": ("m.csv", b"text,image\na frog,img/0.png\n", "no 'label' column"),
     "no-modality-column": ("m.csv", b"caption,label\na frog,animals\n",
@@ -79,8 +82,12 @@ WHOLE_FILE = {
     "column-twice": ("m.csv", b"text,text,label\na,b,animals\n", "'text' appears twice"),
     "jsonl-empty": ("m.jsonl", b"\n\n", "holds no examples"),
     "jsonl-capitalised-label": ("m.jsonl", text_of(
-        [line.replace('"label"', '"Label"') for line in jsonl_lines()]),
+        [line.replace('"label"', '"Label"') for line in JSONL]),
         "'Label' (did you mean 'label'?)"),
+    "json-array-file": ("m.json", ("[\n" + ",\n".join(JSONL) + "\n]\n").encode(),
+                        "one JSON array, not JSON Lines"),
+    "json-array-one-line": ("m.jsonl", ("[" + ", ".join(JSONL) + "]").encode(),
+                            "one JSON array, not JSON Lines"),
     "jsonl-no-label": ("m.jsonl", b'{"text": "a frog"}\n{"text": "an apple"}\n',
                        "no 'label' key"),
     "jsonl-no-modality": ("m.jsonl", b'{"caption": "a frog", "label": "animals"}\n',
@@ -114,7 +121,6 @@ def test_a_folder_a_fifo_or_a_missing_file_as_manifest(tmp_path):
 
 # --- bad-row cases: (file name, content, [(origin, reason)], good rows) -------------------
 
-CSV, JSONL = csv_lines(), jsonl_lines()
 ROW3_CSV = "m.csv row 3 (line 4)"  # inserted before the third good row, after the header
 ROW3_JSONL = "m.jsonl row 3 (line 3)"
 
