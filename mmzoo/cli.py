@@ -5,8 +5,9 @@ vocabulary, class names, metadata): ``train`` and ``finetune`` write one, and
 ``evaluate``, ``export`` and ``predict`` take a preset name, folder or URL.
 Errors print one line on stderr (``--verbose`` adds the traceback and TensorFlow's
 own log lines); exit codes: 0 success, 1 error while running, 2 bad usage (the command
-line or the config: unknown option, missing file, unknown preset or architecture,
-malformed config), 130 interrupted. See docs/guides/cli.md.
+line or the config: unknown option, missing or empty file, unknown preset or architecture,
+malformed config, an output folder holding another run), 130 interrupted. See
+docs/guides/cli.md.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import sys
 import tempfile
 import textwrap
@@ -54,6 +56,8 @@ output_dir: runs/my_run
 #: The keys of a ``train --config`` file, the required ones first.
 CONFIG_KEYS = {"name": True, "modalities": True, "data": True, "model": True, "train": True,
                "description": False, "output_dir": False}
+OVERWRITE_HELP = ("start afresh in an output folder holding an earlier run (its files are "
+                  "removed; others are kept) instead of resuming it")
 #: What ``--image`` / ``--audio`` of ``predict`` take.
 EXPECTED_FILES = {"image": "a JPEG, PNG, GIF or BMP image", "audio": "a WAV file"}
 
@@ -90,13 +94,20 @@ def _run(args) -> int:
             "train", "finetune") else ""
         return _fail(args, f"mmzoo {args.command}: interrupted{again}", 130)
     except (ValueError, OSError, KeyError) as error:
-        return _fail(args, f"mmzoo {args.command}: error: {_message(error, args.command)}", 1)
+        code = 2 if _is_run_folder_error(error) else 1
+        return _fail(args, f"mmzoo {args.command}: error: {_message(error, args.command)}", code)
     except Exception as error:  # noqa: BLE001 - the command's last line of defence
         if _is_tf_error(error):  # e.g. a bad example met inside a tf.data pass
             return _fail(args, f"mmzoo {args.command}: error: {_message(error, args.command)}", 1)
         return _fail(args, f"mmzoo {args.command}: unexpected {type(error).__name__}: "
                            f"{_message(error)} (run again with --verbose for the traceback)", 1)
     return 0
+
+
+def _is_run_folder_error(error: BaseException) -> bool:
+    """An output folder that does not fit the run (another run's, corrupt, unwritable)."""
+    training = sys.modules.get("mmzoo.training")  # not imported: not raised
+    return training is not None and isinstance(error, training.RunFolderError)
 
 
 def _is_tf_error(error: BaseException) -> bool:
@@ -107,8 +118,6 @@ def _is_tf_error(error: BaseException) -> bool:
 
 def _message(error: BaseException, command: str | None = None) -> str:
     """The first line of ``error``'s message, without TensorFlow's op decorations."""
-    from mmzoo.data import DataError
-
     lines = [line.strip() for line in str(getattr(error, "message", None) or error).splitlines()
              if line.strip()]
     if not lines:
@@ -119,12 +128,16 @@ def _message(error: BaseException, command: str | None = None) -> str:
             for line in lines if "DataError: " in line] or [
         line for line in lines if not re.match(
             r"Graph execution error|Detected at node|<stack traces unavailable>|File \"", line)]
+    if said and said[0] == "in user code:":  # Python raised inside a tf.function: its last line
+        said = [line for line in lines if re.match(r"[\w.]+(Error|Exception): ", line)][-1:]
     line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", (said or lines)[0])
     line = re.sub(r"\s*\[Op:\w+\]( name:\s*\S*)?", "", line).strip()
-    if isinstance(error, DataError) or line.startswith("DataError: "):
+    line = line.removeprefix("DataError: ")
+    if "Fix or remove this example" in line:
         # A bad example (raised as is, or from inside a tf.data pass): its advice is for
-        # Python callers (on_error='skip'); say it for the command.
-        line = re.sub(r"\.*\s*Fix or remove this example.*$", "", line.removeprefix("DataError: "))
+        # Python callers (on_error='skip'); say it for the command. (A whole file that
+        # cannot be used says how to fix it: kept as it is.)
+        line = re.sub(r"\.*\s*Fix or remove this example.*$", "", line)
         skip = ", or pass --on-error skip" if command in ("prepare", "evaluate", "finetune") else (
             ", or set on_error: skip in the config's train section" if command == "train" else "")
         line = f"{line}; fix or remove this example{skip}."
@@ -186,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
                   + "\nThe preset lands in <output_dir>/preset; running the same command "
                     "again resumes\nan interrupted run.")
     sub.add_argument("--config", required=True, help="the run's YAML file")
+    sub.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     sub = command("evaluate", _evaluate, "metrics and per-modality ablation on labelled data",
                   "examples:\n  mmzoo evaluate runs/my_run/preset --data test.csv\n"
@@ -211,6 +225,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="default: 0.001")
     sub.add_argument("--freeze-encoders", action="store_true",
                      help="train only the fusion and the new head")
+    sub.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     sub.add_argument("--on-error", choices=("raise", "skip"), default="raise",
                      help="bad examples (missing or undecodable files): stop, or skip them and "
                           "count them (default: raise)")
@@ -286,6 +301,9 @@ def _preset(name: str, what: str = "a preset") -> str:
     if (name in list_presets() or pathlib.Path(name).is_dir()
             or urllib.parse.urlsplit(name).scheme in ("file", "http", "https")):
         return name
+    if pathlib.Path(name).exists():
+        raise UsageError(f"{name} is a file, not {what}: a preset is a folder (with its "
+                         "metadata.json), or a registered name (`mmzoo list`).")
     import difflib
 
     import mmzoo
@@ -302,10 +320,21 @@ def _source(path, class_names=None):
 
     path = pathlib.Path(path)
     if path.is_dir():
-        return from_folder(path, class_names=class_names)
-    if not path.is_file():
+        source = from_folder(path, class_names=class_names)
+        if not source.origins:
+            raise UsageError(f"{path} holds no examples: a folder tree <label>/<name>.png|.txt|"
+                             ".wav|... expected (see docs/guides/cli.md).")
+        return source
+    if not path.exists():
         raise UsageError(f"{path} does not exist: pass a CSV/JSONL manifest or a folder.")
     return from_manifest(path, class_names=class_names)
+
+
+def _output_folder(path: str, option: str = "--output") -> str:
+    """``path``, unless it is something other than a folder: a UsageError."""
+    if pathlib.Path(path).exists() and not pathlib.Path(path).is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder: choose another {option}.")
+    return path
 
 
 def _prepare(args):
@@ -313,7 +342,7 @@ def _prepare(args):
     from mmzoo.zoo import load_preprocessor
 
     pre = load_preprocessor(_preset(args.preset))
-    data = prepare(_source(args.data), pre, args.output, num_shards=args.shards,
+    data = prepare(_source(args.data), pre, _output_folder(args.output), num_shards=args.shards,
                    on_error=args.on_error)
     skipped = f" ({data.report.summary()})" if data.report and data.report.skipped else ""
     print(f"prepared {data.num_examples} examples into {args.output}{skipped}")
@@ -330,10 +359,17 @@ def load_run_config(path) -> dict:
     from mmzoo.specs import MODALITIES
 
     path = pathlib.Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise UsageError(f"config {path} is a folder: pass the run's YAML file.")
+    if not path.exists():
         raise UsageError(f"config {path} does not exist.")
     try:
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise UsageError(f"config {path} is not UTF-8 text (byte {error.start} is "
+                         f"{error.object[error.start:error.start + 1]!r}): save it as UTF-8.") from None
+    except OSError as error:
+        raise UsageError(f"config {path} cannot be read ({error.strerror or error}).") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -419,10 +455,18 @@ def _train(args):
                              f"{_message(error)}") from None
     train_source = _source(config["data"]["train"])
     pre = recipes.preprocessor(config, train_source)
-    factory = recipes.model_factory(config, pre, len(train_source.class_names))
+    build = recipes.model_factory(config, pre, len(train_source.class_names))
+
+    def factory():
+        try:
+            return build()
+        except (TypeError, ValueError) as error:  # the config's model section cannot be built
+            raise UsageError(f"config {args.config}: model: {_message(error)}") from None
+
+    model_info = {key: config["model"].get(key, {}) for key in ("architecture", "options")}
     _fit_and_save(factory, train_source, pre, train_config, config["data"].get("validation"),
                   {"name": config["name"], "description": config.get("description")
-                   or f"trained by `mmzoo train` from {args.config}"})
+                   or f"trained by `mmzoo train` from {args.config}"}, model_info, args.overwrite)
 
 
 def _finetune(args):
@@ -444,12 +488,14 @@ def _finetune(args):
 
     _fit_and_save(factory, train_source, load_preprocessor(preset), train_config,
                   args.validation, {"name": pathlib.Path(args.output).name,
-                                    "description": f"fine-tuned from {preset} by `mmzoo finetune`"})
+                                    "description": f"fine-tuned from {preset} by `mmzoo finetune`"},
+                  {"preset": preset, "freeze_encoders": args.freeze_encoders}, args.overwrite)
 
 
-def _fit_and_save(factory, train_source, pre, train_config, validation, metadata):
+def _fit_and_save(factory, train_source, pre, train_config, validation, metadata, model_info,
+                  overwrite):
     """Train, then save the model with its preprocessor as ``<output_dir>/preset``."""
-    from mmzoo.training import train
+    from mmzoo.training import RUN_RECORD, train
     from mmzoo.zoo import save_to_preset
 
     validation_source = _source(validation, train_source.class_names) if validation else None
@@ -458,9 +504,13 @@ def _fit_and_save(factory, train_source, pre, train_config, validation, metadata
         if count < train_config.batch_size:  # batches are whole: not one batch per epoch
             raise UsageError(f"the {what} data has {count} examples, fewer than the batch size "
                              f"{train_config.batch_size}: lower the batch size or add examples.")
+    output = pathlib.Path(train_config.output_dir)
+    if overwrite and (output / RUN_RECORD).is_file():  # the earlier run's preset goes with it
+        shutil.rmtree(output / "preset", ignore_errors=True)
     history = train(factory, train_source, train_config, preprocessor=pre,
-                    validation_data=validation_source)
-    preset = save_to_preset(history.model, pathlib.Path(train_config.output_dir) / "preset",
+                    validation_data=validation_source, model_info=model_info,
+                    overwrite=overwrite)
+    preset = save_to_preset(history.model, output / "preset",
                             class_names=train_source.class_names, preprocessor=pre, overwrite=True,
                             metadata=metadata)
     print(f"preset written to {preset}")
@@ -500,7 +550,7 @@ def _export(args):
     from mmzoo.export import export_saved_model
 
     preset = _preset(args.preset)
-    existing = pathlib.Path(args.output) / str(args.version)
+    existing = pathlib.Path(_output_folder(args.output)) / str(args.version)
     if args.version is not None and existing.exists() and not args.overwrite:
         raise UsageError(f"{existing} exists: pass --overwrite to replace it, or leave out "
                          "--version to write the next free version.")
@@ -524,11 +574,11 @@ def _predict(args):
              if v is not None}
     if not given:
         raise UsageError("nothing to classify: give --text, --image and/or --audio.")
-    raw = {}
-    for modality, value in given.items():
-        if modality != "text" and not pathlib.Path(value).is_file():
-            raise UsageError(f"--{modality} {value}: no such file.")
-        raw[modality] = value.encode() if modality == "text" else pathlib.Path(value).read_bytes()
+    if given.get("text") == "":
+        raise UsageError("--text is empty: give the text, or leave --text out to classify "
+                         "without it.")
+    raw = {m: value.encode() if m == "text" else _input_file(m, value)
+           for m, value in given.items()}
     folder = _saved_model_folder(pathlib.Path(args.model))
     if folder is not None:
         probabilities, names = _predict_saved_model(folder, raw, given)
@@ -544,6 +594,26 @@ def _predict(args):
     width = max(len(names[i]) for i in top)
     for index in top:
         print(f"{names[index]:{width}s}  {probabilities[index]:.4f}")
+
+
+def _input_file(modality: str, value: str) -> bytes:
+    """The bytes of ``predict``'s ``--image``/``--audio`` file: a UsageError naming it when it
+    is missing, not a file, unreadable or empty."""
+    path = pathlib.Path(value)
+    if not path.exists():
+        raise UsageError(f"--{modality} {value}: no such file.")
+    expected = f"{EXPECTED_FILES[modality]} expected"
+    if not path.is_file():
+        what = "a folder, not a file" if path.is_dir() else "not a regular file"
+        raise UsageError(f"--{modality} {value}: {what} ({expected}).")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"--{modality} {value}: cannot be read ({error.strerror}).") from None
+    if not data:
+        raise UsageError(f"--{modality} {value}: the file is empty ({expected}; leave "
+                         f"--{modality} out to classify without it).")
+    return data
 
 
 def _check_modalities(given: dict, takes) -> None:

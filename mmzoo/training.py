@@ -280,11 +280,8 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
 
     with _dtype_policy(config.mixed_precision), strategy.scope():
         model = factory(**(model_options or {}))
-        model.compile(optimizer=keras.optimizers.get(
-                          {"class_name": config.optimizer,
-                           "config": {"learning_rate": config.learning_rate}}),
-                      loss=_loss(model, config.loss), metrics=list(config.metrics),
-                      jit_compile=config.jit_compile)
+        model.compile(optimizer=_optimizer(config), loss=_loss(model, config.loss),
+                      metrics=list(config.metrics), jit_compile=config.jit_compile)
         record = run_record(config, model, model_info, preprocessor, train_data)
         _check_resumable(output_dir, record, backup, config.epochs)
         initial_epoch = backup.restore(model)
@@ -664,9 +661,23 @@ def _dtype_policy(name: str | None):
         keras.config.set_dtype_policy(previous)
 
 
+def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    try:
+        return keras.optimizers.get({"class_name": config.optimizer,
+                                     "config": {"learning_rate": config.learning_rate}})
+    except (ValueError, TypeError):
+        raise ValueError(f"TrainConfig.optimizer={config.optimizer!r} is invalid: use a Keras "
+                         "optimizer name (e.g. 'adam', 'sgd', 'adamw', 'rmsprop').") from None
+
+
 def _loss(model: keras.Model, loss: str):
     if loss != "auto":
-        return loss
+        try:
+            keras.losses.get(loss)  # a name Keras knows: compile takes it as it is
+            return loss
+        except ValueError:
+            raise ValueError(f"TrainConfig.loss={loss!r} is invalid: use 'auto' or a Keras loss "
+                             "name (e.g. 'sparse_categorical_crossentropy').") from None
     output_layer = model.get_layer(model.output_names[0]) if model.output_names else None
     activation = getattr(getattr(output_layer, "activation", None), "__name__", "linear")
     if activation == "softmax":

@@ -169,6 +169,17 @@ def test_a_built_model_is_refused(tmp_path):
         train(image_audio_model(), array_batches(image_audio_model, 8, 8), quiet_config(tmp_path))
 
 
+@pytest.mark.parametrize("fields, message", [
+    ({"optimizer": "adamm"}, r"TrainConfig.optimizer='adamm' is invalid: use a Keras optimizer"),
+    ({"loss": "cross_entropy"}, r"TrainConfig.loss='cross_entropy' is invalid: use 'auto' or"),
+])
+def test_an_unknown_optimizer_or_loss_is_named_before_training(tmp_path, fields, message):
+    with pytest.raises(ValueError, match=message):
+        train(image_audio_model, array_batches(image_audio_model, 8, 8),
+              quiet_config(tmp_path, **fields))
+    assert not (tmp_path / "run" / "history.json").exists()
+
+
 def test_data_of_unknown_length_needs_steps_per_epoch(tmp_path):
     data = array_batches(image_audio_model, 16, 8)
     with pytest.raises(ValueError, match="set TrainConfig.steps_per_epoch"):
