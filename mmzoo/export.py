@@ -126,9 +126,6 @@ def _serving_module(model, preprocessor, task, class_names, tpu):
     outputs_model = _outputs_model(model)
     feature_specs = {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype, name=t.name)
                      for t in model.inputs}
-    # Any size per example: a wrong one is _check_features' InvalidArgumentError naming the input.
-    checked_specs = {name: tf.TensorSpec([None] * spec.shape.rank, spec.dtype, name=name)
-                     for name, spec in feature_specs.items()}
     raw_specs = {m: tf.TensorSpec([None], tf.string, name=m) for m in preprocessor.modalities}
 
     def predict(features):
@@ -149,18 +146,18 @@ def _serving_module(model, preprocessor, task, class_names, tpu):
 
     @tf.function(input_signature=[raw_specs], autograph=False)
     def serve_raw(raw):
+        raw = _checked_batch(raw, {modality: () for modality in raw})
         return named(predict_numbers(_preprocess_raw(preprocessor, raw)))
 
-    @tf.function(input_signature=[checked_specs], autograph=False)
+    @tf.function(input_signature=[feature_specs], autograph=False)
     def serve_preprocessed(features):
         # Checked outside the XLA function: the model's program stays the one TPUs compile.
-        features = _check_features(features, preprocessor)
-        return named(predict_xla({name: tf.ensure_shape(value, feature_specs[name].shape)
-                                  for name, value in features.items()}))
+        return named(predict_xla(_check_features(features, preprocessor)))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
                  autograph=False)
     def serve_tf_example(examples):
+        examples = _checked_batch({"examples": examples}, {"examples": ()})["examples"]
         return serve_raw(_parse_examples(examples, preprocessor.modalities))
 
     module = tf.Module(name="mmzoo_serving")
@@ -235,30 +232,20 @@ def _strict_utf8(text):
 
 def _check_features(features: dict, preprocessor: Preprocessor) -> dict:
     """The ``preprocessed`` signature's inputs once checked as the pipelines' output would be:
-    each example's shape, the batch size, token ids, finite pixels in [0, 255], finite samples,
+    the shapes (:func:`_checked_batch`), token ids, finite pixels in [0, 255], finite samples,
     presence flags 0 or 1. A failed check names the input (and the bad examples' indices)."""
-    first = next(iter(features))
-    batch = tf.shape(features[first])[0]
+    specs = {name: preprocessor.specs[name.removesuffix("_present")] for name in features}
+    features = _checked_batch(features, {name: spec.shape if name == spec.modality else ()
+                                         for name, spec in specs.items()})
     checks = []
     for name, value in features.items():
-        modality = name.removesuffix("_present")
-        spec = preprocessor.specs[modality]
-        shape = spec.shape if name == modality else ()
-        expected = str((None, *shape)).replace("None", "examples")
-        checks.append(tf.debugging.Assert(
-            tf.reduce_all(tf.equal(tf.shape(value)[1:], tf.constant(shape, tf.int32))),
-            [f"{name}: the batch must have shape {expected}; got", tf.shape(value)],
-            summarize=_LISTED))
-        checks.append(tf.debugging.Assert(
-            tf.equal(tf.shape(value)[0], batch),
-            [f"{name}: every input needs one value per example; {name} has", tf.shape(value)[0],
-             f"but {first} has", batch]))
-        if name != modality:
+        spec = specs[name]
+        if name != spec.modality:
             good, problem = (value == 0) | (value == 1), "have a presence flag other than 0 or 1"
-        elif modality == "text":
+        elif spec.modality == "text":
             good = (value >= 0) & (value < spec.vocabulary_size)
             problem = f"have token ids outside [0, {spec.vocabulary_size}) (the vocabulary)"
-        elif modality == "image":
+        elif spec.modality == "image":
             good = (value >= 0) & (value <= 255)  # false for NaN and infinities too
             problem = "have pixels that are not finite numbers in [0, 255]"
         else:
@@ -266,6 +253,33 @@ def _check_features(features: dict, preprocessor: Preprocessor) -> dict:
         bad = tf.logical_not(tf.reduce_all(good, axis=tf.range(1, tf.rank(good))))
         checks.append(_fail_at(name, tf.where(bad)[:, 0], problem))
     return _after(checks, features)
+
+
+def _checked_batch(inputs: dict, shapes: dict) -> dict:
+    """``inputs`` once each is a batch of examples of its shape in ``shapes``, all with the same
+    number of examples, at least one; else an InvalidArgumentError naming the input."""
+    checks = []
+    for name, value in inputs.items():
+        # The signatures' shapes are not enforced (TF Serving feeds tensors as they come), yet the
+        # graph optimizer takes them as known, so a check of tf.rank or tf.shape(value)[1:]
+        # could be folded away; the shape compared as text cannot.
+        shape = tf.strings.reduce_join(tf.strings.as_string(tf.shape(value)), separator=",")
+        pattern = "[0-9]+" + "".join(f",{size}" for size in shapes[name])
+        right = tf.strings.regex_full_match(shape, pattern)
+        expected = str((None, *shapes[name])).replace("None", "examples")
+        checks.append(tf.debugging.Assert(
+            right, [f"{name}: the batch must have shape {expected}; got", tf.shape(value)],
+            summarize=_LISTED))
+    inputs = _after(checks, inputs)
+    first = next(iter(inputs))
+    batch = tf.shape(inputs[first])[0]
+    checks = [tf.debugging.Assert(batch > 0, [f"{first}: the request has no examples; send at "
+                                              "least one."])]
+    checks += [tf.debugging.Assert(
+        tf.equal(tf.shape(value)[0], batch),
+        [f"{name}: every input needs one value per example; {name} has", tf.shape(value)[0],
+         f"but {first} has", batch]) for name, value in inputs.items() if name != first]
+    return _after(checks, inputs)
 
 
 def _fail_at(name: str, indices, problem: str):

@@ -50,11 +50,23 @@ class Case:
     signature: str
     corrupt: Callable[[dict], None]
     input: str
-    indices: tuple[int, ...] = ()  # empty: the whole batch is wrong (a shape)
+    indices: tuple[int, ...] = ()  # the bad examples; none: the batch is wrong as a whole
+    fault: str = "shape"  # without indices: "shape", "count" (of examples) or "empty"
+
+    def message(self) -> str:
+        """A regular expression the error message must match."""
+        if self.indices:
+            indices = " ".join(map(str, self.indices))
+            return rf"\[{self.input}: the examples at these batch indices .+?:\] \[{indices}\]"
+        return {"shape": rf"\[{self.input}: the batch must have shape \(examples,[0-9, ]*\); got\]",
+                "count": rf"\[\w+: every input needs one value per example; .*\b{self.input} "
+                         r"has\] \[2\]",  # the two inputs and their counts, 2 for the one cut
+                "empty": rf"\[{self.input}: the request has no examples; send at least one.\]",
+                }[self.fault]
 
 
 def good_raw(folder: pathlib.Path) -> dict[str, list]:
-    """Three examples: unusual but valid UTF-8 (a BOM, an emoji, U+FFFD), each modality absent once."""
+    """Three examples: odd but valid UTF-8 (a BOM, an emoji, U+FFFD), each modality absent once."""
     folder.mkdir(parents=True, exist_ok=True)
     return {
         "text": ["a red frog", "\ufeffcafé ☕ 😀 \ufffd naïve frog", ""],
@@ -86,6 +98,11 @@ def replaced(name: str, make) -> Callable[[dict], None]:
     return corrupt
 
 
+def emptied(batch):
+    for name in batch:
+        batch[name] = batch[name][:0]
+
+
 def example(**features: tf.train.Feature) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
 
@@ -103,14 +120,21 @@ NOT_UTF8 = {  # all rejected by Python's strict UTF-8 decoder, as in the pipelin
 def cases() -> list[Case]:
     raw = [Case(f"text-{name}", "raw", setter("text", 1, value), "text", (1,))
            for name, value in NOT_UTF8.items()]
-    raw.append(Case("text-two-bad", "raw", setter(
-        "text", [0, 2], [NOT_UTF8["latin-1"], NOT_UTF8["overlong"]]), "text", (0, 2)))
+    raw += [
+        Case("text-two-bad", "raw", setter(
+            "text", [0, 2], [NOT_UTF8["latin-1"], NOT_UTF8["overlong"]]), "text", (0, 2)),
+        Case("raw-text-fewer-examples", "raw", replaced("text", lambda v: v[:2]), "text",
+             fault="count"),
+        Case("raw-no-examples", "raw", emptied, r"\w+", fault="empty"),
+    ]
     preprocessed = [
         Case("image-nan", "preprocessed", setter("image", (1, 5, 5, 0), np.nan), "image", (1,)),
         Case("image-inf", "preprocessed", setter("image", (2, 0, 0, 2), np.inf), "image", (2,)),
-        Case("image-minus-inf", "preprocessed", setter("image", (0, 1, 1, 1), -np.inf), "image", (0,)),
+        Case("image-minus-inf", "preprocessed", setter("image", (0, 1, 1, 1), -np.inf), "image",
+             (0,)),
         Case("image-negative", "preprocessed", setter("image", (1, 9, 3, 0), -1.0), "image", (1,)),
-        Case("image-over-255", "preprocessed", setter("image", (2, 31, 31, 2), 255.5), "image", (2,)),
+        Case("image-over-255", "preprocessed", setter("image", (2, 31, 31, 2), 255.5), "image",
+             (2,)),
         Case("image-wrong-height", "preprocessed", replaced("image", lambda v: v[:, 1:]), "image"),
         Case("image-wrong-width", "preprocessed",
              replaced("image", lambda v: np.pad(v, [(0, 0), (0, 0), (0, 1), (0, 0)])), "image"),
@@ -130,6 +154,16 @@ def cases() -> list[Case]:
              "audio_present", (2,)),
         Case("text-presence-nan", "preprocessed", setter("text_present", 0, np.nan),
              "text_present", (0,)),
+        Case("image-one-example-unbatched", "preprocessed", replaced("image", lambda v: v[0]),
+             "image"),
+        Case("image-rank-5", "preprocessed", replaced("image", lambda v: v[None]), "image"),
+        Case("presence-flags-2d", "preprocessed",
+             replaced("text_present", lambda v: v[:, None]), "text_present"),
+        Case("presence-flag-scalar", "preprocessed",
+             replaced("audio_present", lambda v: v[0]), "audio_present"),
+        Case("audio-fewer-examples", "preprocessed", replaced("audio", lambda v: v[:2]),
+             "audio", fault="count"),
+        Case("preprocessed-no-examples", "preprocessed", emptied, r"\w+", fault="empty"),
     ]
     tf_example = [
         Case("example-not-a-proto", "tf_example", setter("examples", 1, b"\xff\xff not a proto"),
@@ -146,6 +180,7 @@ def cases() -> list[Case]:
         Case("example-text-not-utf8", "tf_example", setter("examples", 2, example(
             text=tf.train.Feature(bytes_list=tf.train.BytesList(value=[NOT_UTF8["latin-1"]])))),
              "text", (2,)),
+        Case("examples-none", "tf_example", emptied, "examples", fault="empty"),
     ]
     return raw + preprocessed + tf_example
 
@@ -201,12 +236,7 @@ def test_bad_requests_fail_naming_the_input_and_the_examples(served, export, cas
     assert isinstance(result, tuple), f"{case.id} was answered: {result}"
     error, message = result
     assert error == "InvalidArgumentError", message
-    if case.indices:
-        indices = " ".join(map(str, case.indices))
-        pattern = rf"\[{case.input}: the examples at these batch indices .+?:\] \[{indices}\]"
-    else:
-        pattern = rf"\[{case.input}: the batch must have shape \(examples, [0-9, ]+\); got\]"
-    assert re.search(pattern, message), message
+    assert re.search(case.message(), message), message
 
 
 def test_the_text_cases_are_what_the_pipelines_reject():
