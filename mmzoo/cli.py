@@ -486,10 +486,12 @@ def _finetune(args):
             freeze_encoders(model)
         return model
 
+    # A folder recorded by its absolute path: the same preset however the command names it.
+    origin = str(pathlib.Path(preset).resolve()) if pathlib.Path(preset).is_dir() else preset
     _fit_and_save(factory, train_source, load_preprocessor(preset), train_config,
                   args.validation, {"name": pathlib.Path(args.output).name,
                                     "description": f"fine-tuned from {preset} by `mmzoo finetune`"},
-                  {"preset": preset, "freeze_encoders": args.freeze_encoders}, args.overwrite)
+                  {"preset": origin, "freeze_encoders": args.freeze_encoders}, args.overwrite)
 
 
 def _fit_and_save(factory, train_source, pre, train_config, validation, metadata, model_info,

@@ -378,6 +378,14 @@ def test_verbose_adds_the_traceback(tmp_path):
     assert completed.stderr.strip().splitlines()[-1].startswith("mmzoo info: error: 'concat_tiy'")
 
 
+def test_an_error_raised_inside_a_tf_function_is_said_by_its_last_line():
+    """TensorFlow's "in user code:" (its first line) says nothing: the Python error's line."""
+    with pytest.raises(KeyError) as error:
+        tf.data.Dataset.from_tensors({"label": 1}).map(lambda row: row["text"])
+    assert str(error.value).splitlines()[0] == "in user code:"
+    assert cli._message(error.value) == "KeyError: 'text'"
+
+
 # --- help and guide (in this process) ---------------------------------------------------------
 
 
