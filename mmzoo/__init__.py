@@ -5,25 +5,33 @@ Example:
     >>> model = mmzoo.create_model("attention_tiny", num_classes=3)
     >>> model = mmzoo.build_classifier(image=mmzoo.ImageSpec(28, 28, 1),
     ...                                audio=mmzoo.AudioSpec(8000, 1.0), num_classes=10)
+
+``import mmzoo`` imports neither TensorFlow nor Keras: each public name (``__all__``) and
+each submodule (``mmzoo.data``, ...) is imported the first time it is used
+(``mmzoo.train``, ``from mmzoo import train``) by a module ``__getattr__`` (PEP 562, made by
+``lazy_loader``); ``dir(mmzoo)`` lists them all. So ``mmzoo --help`` starts at once, and
+TensorFlow loads when a command or a call needs it (``EAGER_IMPORT=1`` imports everything
+at once, e.g. to see an import error early).
 """
+
+import itertools
+import pkgutil
+
+import lazy_loader
 
 __version__ = "0.1.0"
 
-from mmzoo import _startup
-
-with _startup.quiet_tensorflow_startup():  # the `mmzoo` command only: no TensorFlow start-up lines
-    from mmzoo import serving
-    from mmzoo.distribute import get_strategy
-    from mmzoo.export import export_saved_model
-    from mmzoo.fusion import list_fusions, register_fusion
-    from mmzoo.models import build_classifier, create_model, list_models, with_modality_weights
-    from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
-    from mmzoo.training import TrainConfig, balanced_class_weights, train
-    from mmzoo.zoo import from_preset, list_presets, load_preprocessor, preset_info, save_to_preset
-
-__all__ = [
-    "AudioSpec", "ImageSpec", "TextSpec", "TrainConfig", "balanced_class_weights",
-    "build_classifier", "create_model", "export_saved_model", "from_preset", "get_strategy",
-    "list_fusions", "list_models", "list_presets", "load_preprocessor", "preset_info",
-    "register_fusion", "save_to_preset", "serving", "train", "with_modality_weights",
-]
+#: The public names, by the module that defines them.
+_PUBLIC = {
+    "distribute": ["get_strategy"],
+    "export": ["export_saved_model"],
+    "fusion": ["list_fusions", "register_fusion"],
+    "models": ["build_classifier", "create_model", "list_models", "with_modality_weights"],
+    "specs": ["AudioSpec", "ImageSpec", "TextSpec"],
+    "training": ["TrainConfig", "balanced_class_weights", "train"],
+    "zoo": ["from_preset", "list_presets", "load_preprocessor", "preset_info", "save_to_preset"],
+}
+__getattr__, __dir__, _ = lazy_loader.attach(
+    __name__, [module.name for module in pkgutil.iter_modules(__path__)
+               if not module.name.startswith("_")], _PUBLIC)
+__all__ = sorted(["serving", *itertools.chain(*_PUBLIC.values())])

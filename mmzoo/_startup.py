@@ -1,44 +1,27 @@
-"""Quiet TensorFlow's start-up lines when this process is the ``mmzoo`` command or the demo.
+"""TensorFlow imported without its start-up lines, for the ``mmzoo`` command and ``make demo``.
 
-Imported by ``mmzoo/__init__.py`` before TensorFlow; imports nothing heavy itself.
-
-``TF_CPP_MIN_LOG_LEVEL`` hides TensorFlow's C++ log lines only once absl logging is
-initialised. The lines written while TensorFlow's libraries load (``WARNING: All log
-messages before absl::InitializeLog() is called are written to STDERR``, ``cudart_stub.cc:
-Could not find cuda drivers``) ignore it, as does the ``failed call to cuInit`` error
-of a machine with CUDA libraries but no GPU; and ``python -m mmzoo.cli`` or the console
-script import the ``mmzoo`` package, hence TensorFlow, before :func:`mmzoo.cli.main`
-runs. So for the command, and only for it, TensorFlow is imported and its devices
-found with file descriptor 2 pointed at ``/dev/null`` (restored right after), and
-``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (a user's own setting is kept). ``--verbose``
-leaves TensorFlow's logging alone. A library user's ``import mmzoo`` changes nothing.
+``import mmzoo`` and ``mmzoo --help`` no longer import TensorFlow, so they print nothing of
+it. A subcommand that runs does import it, and ``TF_CPP_MIN_LOG_LEVEL`` hides TensorFlow's
+C++ log lines only once absl logging is initialised: the lines written while its
+libraries load (``WARNING: All log messages before absl::InitializeLog() is called are
+written to STDERR``, ``cudart_stub.cc: Could not find cuda drivers``, oneDNN's notice)
+ignore it, as does the ``failed call to cuInit`` error of a machine with CUDA libraries
+but no GPU. So :func:`import_tensorflow_quietly` imports TensorFlow and finds its devices
+with file descriptor 2 pointed at ``/dev/null`` (restored right after), and
+``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (a user's own setting is kept). The command calls it
+once its arguments are parsed, unless ``--verbose``; ``mmzoo.demo`` calls it first. A
+library user's ``import mmzoo`` changes nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pathlib
 import sys
 
-#: The console script's names: ``mmzoo`` (POSIX), ``mmzoo.exe`` / ``mmzoo-script.py`` (Windows).
-_COMMAND_NAMES = ("mmzoo", "mmzoo.exe", "mmzoo-script.py")
 
-
-def running_command() -> bool:
-    """Whether this process is the ``mmzoo`` command (the console script or ``python -m
-    mmzoo.cli``) or ``make demo`` (``python -m mmzoo.demo``)."""
-    argv = list(getattr(sys, "orig_argv", sys.argv))
-    if "-m" in argv[:-1]:
-        return argv[argv.index("-m") + 1] in ("mmzoo.cli", "mmzoo.demo")
-    return bool(sys.argv) and pathlib.Path(sys.argv[0]).name in _COMMAND_NAMES
-
-
-@contextlib.contextmanager
-def quiet_tensorflow_startup():
-    """For the command (without ``--verbose``): import TensorFlow with fd 2 silenced."""
-    if not running_command() or "--verbose" in sys.argv or "tensorflow" in sys.modules:
-        yield
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow (if not yet imported) with fd 2 silenced."""
+    if "tensorflow" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
@@ -55,4 +38,3 @@ def quiet_tensorflow_startup():
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-    yield

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -25,6 +24,8 @@ import textwrap
 import urllib.parse
 
 import yaml
+
+from mmzoo._startup import import_tensorflow_quietly
 
 EXAMPLES = """\
 examples:
@@ -78,8 +79,8 @@ def main(argv=None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the subcommand's parser, which points at its own --help
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if not args.verbose:  # the console script and `python -m mmzoo.cli` set it earlier already
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not args.verbose:  # after parsing: `--help` and usage errors need no TensorFlow
+        import_tensorflow_quietly()
     return _run(args)
 
 

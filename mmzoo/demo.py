@@ -31,7 +31,12 @@ import time
 
 import numpy as np
 
-import mmzoo  # before Keras: it imports TensorFlow without its start-up lines for the demo
+from mmzoo._startup import import_tensorflow_quietly
+
+# ruff: noqa: E402 - TensorFlow is imported before the imports below: no start-up lines
+import_tensorflow_quietly()
+
+import mmzoo
 from mmzoo import evaluation
 from mmzoo.data import from_manifest, make_dataset, prepare
 from mmzoo.datasets.manual_dir import default_manual_dir
