@@ -80,7 +80,8 @@ class TrainConfig:
         optimizer: a Keras optimizer name, e.g. ``"adam"``, ``"sgd"``, ``"adamw"``.
         loss: a Keras loss name, or ``"auto"``: cross-entropy matching the model's
             output (softmax: sparse categorical; sigmoid: binary; no activation: from logits).
-        metrics: Keras metric names.
+        metrics: Keras metric names, or the registered names (``"package>ClassName"``) of your
+            own ``keras.metrics.Metric`` classes (``keras.saving.register_keras_serializable``).
         strategy: a :func:`~mmzoo.distribute.get_strategy` name.
         mixed_precision: None, ``"mixed_float16"`` (GPUs) or ``"mixed_bfloat16"`` (TPUs,
             recent CPUs); predictions stay float32.
@@ -88,7 +89,8 @@ class TrainConfig:
         output_dir: where checkpoints, backups, logs and the final model go.
         save_weights_only: checkpoints as ``.weights.h5`` instead of whole ``.keras`` models.
         monitor: the metric that picks the best checkpoint and drives early stopping;
-            ``"val_loss"`` falls back to ``"loss"`` without validation data.
+            ``"val_loss"`` falls back to ``"loss"`` without validation data. Its direction
+            is Keras' (``mode="auto"``): lower for losses, else the metric's own.
         patience: stop after this many epochs without improvement; None never stops early.
         deterministic: seed everything and make TF ops deterministic (needs ``seed``).
         seed: seeds Python, NumPy, TF and Keras, and the data shuffling.
@@ -281,7 +283,7 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
     with _dtype_policy(config.mixed_precision), strategy.scope():
         model = factory(**(model_options or {}))
         model.compile(optimizer=_optimizer(config), loss=_loss(model, config.loss),
-                      metrics=list(config.metrics), jit_compile=config.jit_compile)
+                      metrics=_metrics(config), jit_compile=config.jit_compile)
         record = run_record(config, model, model_info, preprocessor, train_data)
         _check_resumable(output_dir, record, backup, config.epochs)
         initial_epoch = backup.restore(model)
@@ -307,12 +309,11 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
     elif monitor.startswith("val_"):
         monitor = monitor.removeprefix("val_")
 
-    best_so_far = history_file.best(monitor, initial_epoch)
     fit_callbacks = [
         history_file,
         AtomicModelCheckpoint(output_dir / "checkpoints" / f"best{suffix}", monitor=monitor,
                               save_best_only=True, save_weights_only=config.save_weights_only,
-                              initial_value_threshold=best_so_far),
+                              history=history_file, epochs_done=initial_epoch),
         AtomicModelCheckpoint(output_dir / "checkpoints" / f"last{suffix}",
                               save_weights_only=config.save_weights_only),
         keras.callbacks.TensorBoard(str(output_dir / "logs")),
@@ -407,15 +408,28 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     Keras writes checkpoints in place; this one writes a ``.partial-`` file next to
     ``filepath`` and renames it (``os.replace``) once complete. Fixed paths only.
 
+    A resumed run's best checkpoint competes with the earlier epochs: given the run's
+    ``history`` and the ``epochs_done`` already, the best ``monitor`` value among them is
+    the value to beat, the best picked in the direction Keras' ``mode`` gives (``"auto"``:
+    lower for losses, else the metric's own direction, e.g. higher for precision).
+
     Example:
         >>> AtomicModelCheckpoint("run/checkpoints/best.keras", save_best_only=True)  # doctest: +SKIP
     """
 
-    def __init__(self, filepath, **kwargs):
+    def __init__(self, filepath, *, history: EpochHistory | None = None, epochs_done: int = 0,
+                 **kwargs):
         self.final_path = pathlib.Path(filepath)
+        self.history, self.epochs_done = history, epochs_done
         super().__init__(str(_partial_path(self.final_path)), **kwargs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor_op is None and self.history is not None:
+            # Keras' rule, as ModelCheckpoint applies it once the model's metrics are built.
+            self._set_monitor_op()
+            if self.best is None:
+                self.best = self.history.best(self.monitor, self.epochs_done,
+                                              higher_is_better=self.monitor_op is keras.ops.greater)
         super().on_epoch_end(epoch, logs)
         if os.path.exists(self.filepath):
             os.replace(self.filepath, self.final_path)
@@ -453,12 +467,12 @@ class EpochHistory(keras.callbacks.Callback):
                                  "are then forgotten).")
         return history
 
-    def best(self, monitor: str, epochs: int) -> float | None:
-        """The lowest ``monitor`` (highest for accuracies) of the first ``epochs`` epochs."""
+    def best(self, monitor: str, epochs: int, *, higher_is_better: bool) -> float | None:
+        """The best ``monitor`` value of the first ``epochs`` epochs (None: none recorded)."""
         values = self.read().get(monitor, [])[:epochs]
         if not values:
             return None
-        return max(values) if "acc" in monitor or "auc" in monitor else min(values)
+        return max(values) if higher_is_better else min(values)
 
     def on_epoch_end(self, epoch, logs=None):
         history = {key: values[:epoch] for key, values in self.read().items()}
@@ -668,6 +682,14 @@ def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
     except (ValueError, TypeError):
         raise ValueError(f"TrainConfig.optimizer={config.optimizer!r} is invalid: use a Keras "
                          "optimizer name (e.g. 'adam', 'sgd', 'adamw', 'rmsprop').") from None
+
+
+def _metrics(config: TrainConfig) -> list:
+    """The config's metrics for ``compile``: a registered name (``"package>Class"``, see
+    ``keras.saving.register_keras_serializable``) is a new instance of that class; other
+    names are Keras'."""
+    registered = [keras.saving.get_registered_object(name) for name in config.metrics]
+    return [made() if made else name for made, name in zip(registered, config.metrics, strict=True)]
 
 
 def _loss(model: keras.Model, loss: str):
