@@ -54,12 +54,12 @@ def wall_time(command: list[str]) -> float:
 
 
 def run() -> list[tuple[str, float, str, float]]:
-    """Rows ``(measured, value, unit, ratio)``: each command's median time, its ratio to
-    ``import keras``."""
+    """Rows ``(measured, value, unit, ratio)``: each command's median time (ms), its ratio
+    to ``import keras``."""
     times = {name: wall_time(command) for name, command in commands().items()}
-    return [(name, seconds, "s", seconds / times[KERAS]) for name, seconds in times.items()]
+    return [(name, seconds * 1000, "ms", seconds / times[KERAS]) for name, seconds in times.items()]
 
 
 if __name__ == "__main__":
     for name, value, unit, ratio in run():
-        print(f"{name:32s} {value:6.2f} {unit}  {ratio:5.2f}x")
+        print(f"{name:32s} {value:8.0f} {unit}  {ratio:5.2f}x")
