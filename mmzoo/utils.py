@@ -7,6 +7,8 @@ import os
 import pathlib
 import shutil
 import tempfile
+from collections.abc import Callable
+from typing import Any
 
 
 def check_options(target, options: dict, what: str) -> None:
@@ -68,3 +70,25 @@ def publish_folder(staging: pathlib.Path, target: pathlib.Path, *, replace: bool
         raise FileExistsError(f"{target} was written by someone else meanwhile; write it again "
                               "(for an export, the next version is free).") from error
     shutil.rmtree(retired, ignore_errors=True)
+
+
+#: The name prefix of a file being written, renamed to its own name once complete.
+PARTIAL_PREFIX = ".partial-"
+
+
+def partial_path(path: pathlib.Path) -> pathlib.Path:
+    """Where ``path`` is written before the rename (the suffix kept: Keras checks it)."""
+    return path.with_name(PARTIAL_PREFIX + path.name)
+
+
+def atomic_save(save: Callable[[str], Any], path: pathlib.Path) -> None:
+    """Call ``save(temporary_path)``, then rename the result to ``path``: all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(path)
+    save(str(partial))
+    os.replace(partial, path)
+
+
+def atomic_write_text(path: pathlib.Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    atomic_save(lambda partial: pathlib.Path(partial).write_text(text, encoding="utf-8"), path)

@@ -236,7 +236,7 @@ def run_recipe(name: str, data_dir=None, work_dir=None, checkpoints_dir=None,
 
 def register_in_registry(name: str, preset_dir: pathlib.Path) -> None:
     """Add (or replace) ``name`` in the package's ``presets.json``, as a shipped ``path`` entry."""
-    from mmzoo.training import atomic_write_text
+    from mmzoo.utils import atomic_write_text
     from mmzoo.zoo.preset import registry_entry
 
     registry_file = RECIPES_DIR.parent / "presets.json"
