@@ -6,14 +6,15 @@ INSTALLED := $(VENV)/.installed
 # Two pytest workers: CI and developer machines have 2 cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv demo test bench zoo lint docs clean
+.PHONY: help venv demo test bench zoo notebooks lint docs clean
 
 help:
 	@echo "make demo   set up .venv and run the main job"
 	@echo "make test   set up .venv and run the test suite"
 	@echo "make bench  run the side-by-side benchmarks"
 	@echo "make zoo    retrain every zoo checkpoint from \$$MMZOO_DATA_DIR (deterministic)"
-	@echo "make lint   ruff"
+	@echo "make notebooks  build notebooks/*.ipynb from notebooks/sources/*.py and execute them"
+	@echo "make lint   ruff (the notebooks' .py sources too)"
 	@echo "make docs   build the docs site (warnings are errors)"
 
 $(INSTALLED): setup.cfg pyproject.toml
@@ -45,8 +46,12 @@ bench: $(BENCH_INSTALLED)
 zoo: venv
 	$(PY) -m mmzoo.zoo.recipes
 
+# The .py sources are the truth: edit them, then rebuild the .ipynb (with outputs) they make.
+notebooks: venv
+	$(PY) notebooks/execute.py
+
 lint: venv
-	$(VENV)/bin/ruff check mmzoo tests benchmarks
+	$(VENV)/bin/ruff check mmzoo tests benchmarks notebooks
 
 docs: venv
 	$(VENV)/bin/mkdocs build --strict

@@ -1,15 +1,19 @@
-"""Execute the notebooks top to bottom and save them with their outputs (they are committed so).
+"""Build the notebooks from their sources: convert each ``sources/NN_name.py`` to
+``NN_name.ipynb``, execute it top to bottom and save it with its outputs (committed so).
 
-Usage, from the repository root::
+The ``.py`` source is the truth (the keras-io tutobooks habit): it is what is reviewed and
+linted (``make lint``), in jupytext's percent format (``# %%`` starts a code cell,
+``# %% [markdown]`` a markdown cell of ``#`` comment lines). After editing a source::
 
-    .venv/bin/python notebooks/execute.py                       # every notebook, in place
-    .venv/bin/python notebooks/execute.py notebooks/01_quickstart.ipynb
+    make notebooks                                              # every notebook
+    .venv/bin/python notebooks/execute.py notebooks/sources/01_quickstart.py
 
 Each notebook runs in a fresh kernel of this interpreter, with ``notebooks/`` as its
 working directory. TensorFlow's C++ start-up lines (``I0000 ... cuda_platform.cc ...``,
 printed before any Python setting can silence them) are removed from the saved outputs,
-and no per-cell timestamps are recorded, so re-running a notebook changes its file only
-where its results change. The tests (``tests/notebooks``) use :func:`execute` too.
+and cell ids are numbered and no per-cell timestamps are recorded, so rebuilding a
+notebook changes its file only where its results change. The tests (``tests/notebooks``)
+use :func:`from_source` and :func:`execute` too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 import tempfile
 import time
 
+import jupytext
 import nbclient
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
@@ -33,9 +38,33 @@ TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.]+:\d+\] |"
                          r"^WARNING: All log messages before absl::InitializeLog\(\)")
 
 
+SOURCES_DIR = NOTEBOOKS_DIR / "sources"
+#: The kernel every notebook is built with, recorded in its metadata for Jupyter.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
 def notebooks() -> list[pathlib.Path]:
-    """The notebooks of this folder, in their numbered order."""
+    """The built notebooks of this folder, in their numbered order."""
     return sorted(NOTEBOOKS_DIR.glob("[0-9]*.ipynb"))
+
+
+def sources() -> list[pathlib.Path]:
+    """The notebooks' sources, in their numbered order."""
+    return sorted(SOURCES_DIR.glob("[0-9]*.py"))
+
+
+def notebook_path(source: pathlib.Path) -> pathlib.Path:
+    """Where the notebook built from ``source`` is saved."""
+    return NOTEBOOKS_DIR / f"{source.stem}.ipynb"
+
+
+def from_source(source: pathlib.Path) -> nbformat.NotebookNode:
+    """The notebook of ``source``, not executed: its cells, numbered ids, the kernel."""
+    notebook = jupytext.read(source, fmt="py:percent")
+    notebook.metadata = {"kernelspec": dict(KERNELSPEC)}
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index:02d}"
+    return notebook
 
 
 def kernel_manager(folder) -> KernelManager:
@@ -101,13 +130,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python notebooks/execute.py",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", type=pathlib.Path,
-                        help="notebooks to execute in place (default: all of notebooks/)")
-    for path in parser.parse_args(argv).paths or notebooks():
+                        help="sources to build (default: all of notebooks/sources/)")
+    for source in parser.parse_args(argv).paths or sources():
         started = time.perf_counter()
-        notebook = nbformat.read(path, as_version=4)
-        execute(notebook)
-        nbformat.write(notebook, path)
-        print(f"{path}: executed in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        path = notebook_path(source)
+        nbformat.write(execute(from_source(source)), path)
+        print(f"{path}: built from {source} in {time.perf_counter() - started:.1f} s",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""The notebooks: committed executed and clean, and they run top to bottom in a fresh kernel.
+"""The notebooks: built from their ``.py`` sources, committed executed and clean, and they
+run top to bottom in a fresh kernel.
 
-Each is executed by ``notebooks/execute.py`` (the script that saves them with their
-outputs), in a kernel of this interpreter whose working directory is ``notebooks/``.
+Each is built by ``notebooks/execute.py`` (``make notebooks``: the script that converts the
+sources and saves the notebooks with their outputs), in a kernel of this interpreter whose
+working directory is ``notebooks/``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pathlib
 import re
 import sys
 
+import jupytext
 import nbformat
 import pytest
 from nbclient.exceptions import CellExecutionError
@@ -30,6 +33,7 @@ def _load_execute_script():
 
 execute_script = _load_execute_script()
 NOTEBOOKS = execute_script.notebooks()
+SOURCES = execute_script.sources()
 
 
 def code_cells(notebook) -> list:
@@ -45,6 +49,24 @@ def test_every_notebook_is_found():
     assert tuple(path.name for path in NOTEBOOKS) == EXPECTED
     readme = (NOTEBOOKS_DIR / "README.md").read_text(encoding="utf-8")
     assert all(name in readme for name in EXPECTED), "notebooks/README.md lists every notebook"
+    assert [source.stem for source in SOURCES] == [path.stem for path in NOTEBOOKS], (
+        "each notebook has its source notebooks/sources/<name>.py, and each source its notebook")
+    nav = (NOTEBOOKS_DIR.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    assert all(f"notebooks/{name}" in nav for name in EXPECTED), "the docs site shows them all"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda path: path.stem)
+def test_notebook_matches_its_source(source):
+    """The committed notebook holds its source's cells, as the source says them: the two
+    cannot drift. (The notebook's cells as jupytext reads its percent-format source.)"""
+    committed = nbformat.read(execute_script.notebook_path(source), as_version=4)
+    cells = [(cell.cell_type, cell.source) for cell in jupytext.read(source).cells]
+    assert [(cell.cell_type, cell.source) for cell in committed.cells] == cells, (
+        f"{source.name} changed since its notebook was built: run `make notebooks` (or "
+        f"`.venv/bin/python notebooks/execute.py {source.relative_to(NOTEBOOKS_DIR.parent)}`)")
+    built = execute_script.from_source(source)
+    assert [cell.id for cell in committed.cells] == [cell.id for cell in built.cells]
+    assert committed.metadata.kernelspec == built.metadata.kernelspec
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
@@ -56,7 +78,7 @@ def test_notebook_is_committed_executed_and_clean(path):
     counts = [cell.execution_count for cell in cells]
     assert counts == list(range(1, len(cells) + 1)), (
         f"code cells not executed once, in order (execution counts {counts}): run "
-        f"`.venv/bin/python notebooks/execute.py {path.relative_to(NOTEBOOKS_DIR.parent)}`")
+        f"`.venv/bin/python notebooks/execute.py notebooks/sources/{path.stem}.py`")
     empty = [i for i, cell in enumerate(cells, 1) if not cell.outputs]
     assert not empty, f"code cells {empty} have no output"
     assert not error_outputs(notebook)
@@ -64,7 +86,7 @@ def test_notebook_is_committed_executed_and_clean(path):
               if output.output_type == "stream" and output.name == "stderr"]
     assert not stderr, f"warnings or logs in the saved outputs: {stderr}"
     assert not [cell for cell in notebook.cells if cell.metadata.get("execution")], (
-        "per-cell timestamps saved: execute with notebooks/execute.py")
+        "per-cell timestamps saved: build it with `make notebooks`")
 
 
 @pytest.mark.slow
