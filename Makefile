@@ -12,7 +12,7 @@ help:
 	@echo "make demo   set up .venv and run the main job"
 	@echo "make test   set up .venv and run the test suite"
 	@echo "make bench  run the side-by-side benchmarks"
-	@echo "make zoo    retrain every zoo checkpoint from \$$MMZOO_DATA_DIR (deterministic)"
+	@echo "make zoo    retrain every zoo checkpoint from \$$MMZOO_DATA_DIR (deterministic) and install it"
 	@echo "make notebooks  build notebooks/*.ipynb from notebooks/sources/*.py and execute them"
 	@echo "make lint   ruff (the notebooks' .py sources too)"
 	@echo "make docs   build the docs site (warnings are errors)"
@@ -43,8 +43,12 @@ $(BENCH_INSTALLED): $(INSTALLED)
 bench: $(BENCH_INSTALLED)
 	$(PY) -m benchmarks.run
 
+# Trained under $(ZOO_OUTPUT) (never into the source tree), then installed: copied into
+# mmzoo/zoo/checkpoints and docs/img/zoo, and registered in presets.json.
+ZOO_OUTPUT ?= build/zoo
 zoo: venv
-	$(PY) -m mmzoo.zoo.recipes
+	$(PY) -m mmzoo.recipes --output $(ZOO_OUTPUT)
+	$(PY) -m mmzoo.recipes --output $(ZOO_OUTPUT) --install
 
 # The .py sources are the truth: edit them, then rebuild the .ipynb (with outputs) they make.
 notebooks: venv

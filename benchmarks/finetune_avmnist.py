@@ -21,10 +21,10 @@ import sys
 import keras
 
 import mmzoo
+from mmzoo import recipes
 from mmzoo.data import make_dataset
 from mmzoo.evaluation import evaluate
 from mmzoo.finetuning import freeze_encoders
-from mmzoo.zoo import recipes
 
 PARITY = ("even", "odd")
 TRAIN_EXAMPLES = 100
@@ -60,7 +60,7 @@ def compare(preset: str = "gated_lenet_avmnist", builder=None) -> dict:
     ``builder`` is the prepared ``avmnist`` TFDS builder (default: :func:`recipes.tfds_builder`).
     """
     recipe = recipes.load_recipe(preset)
-    builder = builder or recipes.tfds_builder(recipe["dataset"]["name"])
+    builder = builder or recipes.tfds_builder(recipe.data["tfds"])
     preprocessor = mmzoo.load_preprocessor(preset)
     train_data = parity_source(recipes.source(recipe, builder, "train"), TRAIN_EXAMPLES)
     test = recipes.evaluation_dataset(parity_source(recipes.source(recipe, builder, "test")),
@@ -69,7 +69,7 @@ def compare(preset: str = "gated_lenet_avmnist", builder=None) -> dict:
     fine_tuned = mmzoo.from_preset(preset, num_classes=len(PARITY))
     freeze_encoders(fine_tuned)
     keras.utils.set_random_seed(SEED)
-    scratch = recipes.model_factory(recipe, preprocessor, len(PARITY))()
+    scratch = recipe.model_factory(preprocessor, len(PARITY))()
     return {label: recipes.summary(evaluate(fit(model, train_data, preprocessor), test, PARITY))
             for label, model in (("fine-tuned", fine_tuned), ("from scratch", scratch))}
 

@@ -19,7 +19,7 @@ import pkgutil
 
 import lazy_loader
 
-__version__ = "0.1.0"
+from mmzoo._version import __version__  # noqa: F401  (re-exported)
 
 #: The public names, by the module that defines them.
 _PUBLIC = {

@@ -13,7 +13,6 @@ docs/guides/cli.md.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import pathlib
 import re
@@ -22,8 +21,6 @@ import sys
 import tempfile
 import textwrap
 import urllib.parse
-
-import yaml
 
 from mmzoo._startup import import_tensorflow_quietly
 
@@ -54,9 +51,6 @@ train: {epochs: 10, batch_size: 32, learning_rate: 0.001}
 output_dir: runs/my_run
 """
 
-#: The keys of a ``train --config`` file, the required ones first.
-CONFIG_KEYS = {"name": True, "modalities": True, "data": True, "model": True, "train": True,
-               "description": False, "output_dir": False}
 OVERWRITE_HELP = ("start afresh in an output folder holding an earlier run (its files are "
                   "removed; others are kept) instead of resuming it")
 #: What ``--image`` / ``--audio`` of ``predict`` take.
@@ -349,114 +343,35 @@ def _prepare(args):
     print(f"prepared {data.num_examples} examples into {args.output}{skipped}")
 
 
-def load_run_config(path) -> dict:
-    """A ``train --config`` YAML file, checked: every mistake is a :class:`UsageError`.
+def load_run_config(path):
+    """A ``train --config`` YAML file as a :class:`~mmzoo.run_config.RunConfig`, checked: every
+    mistake is a :class:`UsageError`."""
+    from mmzoo.run_config import RunConfig, RunConfigError
 
-    Keys: ``name``, ``modalities``, ``data`` (``train``, ``validation``), ``model``
-    (``architecture``, ``specs``, ``options``), ``train`` (:class:`~mmzoo.TrainConfig`
-    fields), and optionally ``description`` and ``output_dir``.
-    """
-    from mmzoo.models import list_models
-    from mmzoo.specs import MODALITIES
-
-    path = pathlib.Path(path)
-    if path.is_dir():
-        raise UsageError(f"config {path} is a folder: pass the run's YAML file.")
-    if not path.exists():
-        raise UsageError(f"config {path} does not exist.")
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise UsageError(f"config {path} is not UTF-8 text (byte {error.start} is "
-                         f"{error.object[error.start:error.start + 1]!r}): save it as UTF-8.") from None
-    except OSError as error:
-        raise UsageError(f"config {path} cannot be read ({error.strerror or error}).") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or _message(error)
-        raise UsageError(f"config {path} is not valid YAML{where}: {problem}.") from None
-
-    def wrong(key, what):
-        return UsageError(f"config {path}: {key} {what}; see `mmzoo train --help` for an example.")
-
-    if not isinstance(config, dict):
-        raise UsageError(f"config {path} must be a mapping with keys "
-                         f"{[k for k, required in CONFIG_KEYS.items() if required]}.")
-    missing = [k for k, required in CONFIG_KEYS.items() if required and k not in config]
-    if missing:
-        raise wrong(f"lacks {', '.join(missing)}", "(required)")
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown:
-        raise wrong(f"has unknown keys {', '.join(unknown)}", f"(the keys are {list(CONFIG_KEYS)})")
-    if not isinstance(config["name"], str) or not config["name"]:
-        raise wrong("name", "must be a non-empty string")
-    modalities = config["modalities"]
-    if (not isinstance(modalities, list) or not modalities
-            or not set(modalities) <= set(MODALITIES)):
-        raise wrong("modalities", f"must be a non-empty list from {list(MODALITIES)}, "
-                                  f"got {modalities!r}")
-    for key, keys, required in (("data", ("train", "validation"), "train"),
-                                ("model", ("architecture", "specs", "options"), "architecture")):
-        section = config[key]
-        if not isinstance(section, dict) or required not in section:
-            raise wrong(key, f"needs a '{required}' entry")
-        extra = sorted(set(section) - set(keys))
-        if extra:
-            raise wrong(f"{key}.{extra[0]}", f"is unknown (the keys are {list(keys)})")
-    for key in ("train", "validation"):
-        if key in config["data"] and not isinstance(config["data"][key], str):
-            raise wrong(f"data.{key}", "must be the path of a manifest or folder")
-    model = config["model"]
-    if model["architecture"] not in list_models():
-        raise wrong("model.architecture", f"{model['architecture']!r} is not registered "
-                                          "(`mmzoo list` shows the architectures)")
-    for key in ("specs", "options"):
-        if not isinstance(model.get(key, {}), dict):
-            raise wrong(f"model.{key}", "must be a mapping")
-    specs = model.get("specs", {})
-    for modality in specs:
-        if modality not in modalities or not isinstance(specs[modality], dict):
-            raise wrong(f"model.specs.{modality}", f"must be a mapping, for one of {modalities}")
-    allowed = set(_model_options())
-    extra = sorted(set(model.get("options", {})) - allowed)
-    if extra:
-        raise wrong(f"model.options.{extra[0]}", f"is unknown (the options are {sorted(allowed)})")
-    if not isinstance(config["train"], dict):
-        raise wrong("train", "must be a mapping of TrainConfig fields (e.g. epochs: 10)")
+        config = RunConfig.load(path)
+    except RunConfigError as error:
+        raise UsageError(str(error)) from None
+    if "train" not in config.data:
+        raise UsageError(f"config {path}: data names a TFDS dataset ({config.data.get('tfds')!r}), "
+                         "as a recipe does: `mmzoo train` takes manifests or folders (data.train); "
+                         "run a recipe with `python -m mmzoo.recipes`.")
     return config
 
 
-def _model_options() -> list[str]:
-    """The :func:`mmzoo.build_classifier` arguments a config's ``model.options`` may set."""
-    from mmzoo.models import build_classifier
-    from mmzoo.specs import MODALITIES
-
-    fixed = {*MODALITIES, "num_classes", "name", "include_top"}
-    return [p for p in inspect.signature(build_classifier).parameters if p not in fixed]
-
-
 def _train(args):
-    from mmzoo.specs import spec_from_config
-    from mmzoo.training import TrainConfig
-    from mmzoo.zoo import recipes
+    from mmzoo.run_config import RunConfigError
 
     config = load_run_config(args.config)
-    output = config.get("output_dir") or config["train"].get("output_dir") or (
-        pathlib.Path("runs") / config["name"])
+    output = config.output_dir or config.train.get("output_dir") or (
+        pathlib.Path("runs") / config.name)
     try:
-        train_config = TrainConfig.from_dict({**config["train"], "output_dir": str(output)})
-    except (TypeError, ValueError) as error:
-        raise UsageError(f"config {args.config}: train: {_message(error)}") from None
-    for modality, spec in config["model"].get("specs", {}).items():
-        try:
-            spec_from_config(modality, spec)
-        except (TypeError, ValueError) as error:
-            raise UsageError(f"config {args.config}: model.specs.{modality}: "
-                             f"{_message(error)}") from None
-    train_source = _source(config["data"]["train"])
-    pre = recipes.preprocessor(config, train_source)
-    build = recipes.model_factory(config, pre, len(train_source.class_names))
+        train_config = config.train_config(output_dir=str(output))
+    except RunConfigError as error:
+        raise UsageError(str(error)) from None
+    train_source = _source(config.data["train"])
+    pre = config.preprocessor(train_source)
+    build = config.model_factory(pre, len(train_source.class_names))
 
     def factory():
         try:
@@ -464,10 +379,10 @@ def _train(args):
         except (TypeError, ValueError) as error:  # the config's model section cannot be built
             raise UsageError(f"config {args.config}: model: {_message(error)}") from None
 
-    model_info = {key: config["model"].get(key, {}) for key in ("architecture", "options")}
-    _fit_and_save(factory, train_source, pre, train_config, config["data"].get("validation"),
-                  {"name": config["name"], "description": config.get("description")
-                   or f"trained by `mmzoo train` from {args.config}"}, model_info, args.overwrite)
+    _fit_and_save(factory, train_source, pre, train_config, config.data.get("validation"),
+                  {"name": config.name, "description": config.description
+                   or f"trained by `mmzoo train` from {args.config}"}, config.model_info(),
+                  args.overwrite)
 
 
 def _finetune(args):

@@ -72,6 +72,12 @@ def publish_folder(staging: pathlib.Path, target: pathlib.Path, *, replace: bool
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-empty line of ``error``'s message (its type's name when it has none)."""
+    return next((line.strip() for line in str(error).splitlines() if line.strip()),
+                type(error).__name__)
+
+
 #: The name prefix of a file being written, renamed to its own name once complete.
 PARTIAL_PREFIX = ".partial-"
 

@@ -8,8 +8,8 @@ import pathlib
 
 import keras
 
-from mmzoo.training.run_folder import START_AFRESH, RunFolderError, first_line
-from mmzoo.utils import atomic_save, atomic_write_text, partial_path
+from mmzoo.training.run_folder import START_AFRESH, RunFolderError
+from mmzoo.utils import atomic_save, atomic_write_text, first_line, partial_path
 
 
 class EpochBackup(keras.callbacks.Callback):

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from mmzoo.data import PreparedData, Source
-from mmzoo.utils import PARTIAL_PREFIX
+from mmzoo.utils import PARTIAL_PREFIX, first_line
 
 if TYPE_CHECKING:
     from mmzoo.training.callbacks import EpochBackup
@@ -188,8 +188,3 @@ def remove_partial_files(output_dir: pathlib.Path) -> None:
 
 def _epochs(count: int) -> str:
     return f"{count} epoch{'' if count == 1 else 's'}"
-
-
-def first_line(error: BaseException) -> str:
-    return next((line.strip() for line in str(error).splitlines() if line.strip()),
-                type(error).__name__)

@@ -38,7 +38,7 @@ import urllib.parse
 
 import keras
 
-from mmzoo import __version__
+from mmzoo._version import __version__
 from mmzoo.finetuning import replace_head
 from mmzoo.models import TASKS, task_of
 from mmzoo.preprocessing import Preprocessor
