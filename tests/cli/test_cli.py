@@ -26,7 +26,7 @@ import tensorflow as tf
 import yaml
 
 import mmzoo
-from mmzoo import cli
+from mmzoo import cli, run_config
 from mmzoo.data import PreparedData
 from mmzoo.models import model_config
 from mmzoo.specs import spec_from_config
@@ -407,8 +407,8 @@ def test_the_guide_documents_every_subcommand_and_config_key():
     guide = (ROOT / "docs" / "guides" / "cli.md").read_text(encoding="utf-8")
     for name in _subcommands():
         assert f"mmzoo {name}" in guide, name
-    for key in [*cli.CONFIG_KEYS, "architecture", "specs", "options", "validation",
-                *cli._model_options()]:
+    for key in [*run_config.CONFIG_KEYS, "architecture", "specs", "options", "validation",
+                *run_config.model_options()]:
         assert f"`{key}`" in guide, key
     assert "guides/cli.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
 
@@ -417,12 +417,12 @@ def test_the_help_config_example_is_a_valid_config(tmp_path):
     path = tmp_path / "example.yaml"
     path.write_text(cli.CONFIG_EXAMPLE, encoding="utf-8")
     config = cli.load_run_config(path)
-    specs = config["model"]["specs"]
-    model = mmzoo.create_model(config["model"]["architecture"],
-                               modalities=tuple(config["modalities"]), num_classes=3,
+    specs = config.model["specs"]
+    model = mmzoo.create_model(config.model["architecture"],
+                               modalities=config.modalities, num_classes=3,
                                **{m: spec_from_config(m, specs.get(m, {}))
-                                  for m in config["modalities"]},
-                               **config["model"]["options"])
+                                  for m in config.modalities},
+                               **config.model["options"])
     assert model.output.shape == (None, 3)
 
 
