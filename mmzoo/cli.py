@@ -311,15 +311,14 @@ def _preset(name: str, what: str = "a preset") -> str:
 
 
 def _source(path, class_names=None):
-    from mmzoo.data import from_folder, from_manifest
+    from mmzoo.data import DataError, from_folder, from_manifest
 
     path = pathlib.Path(path)
     if path.is_dir():
-        source = from_folder(path, class_names=class_names)
-        if not source.origins:
-            raise UsageError(f"{path} holds no examples: a folder tree <label>/<name>.png|.txt|"
-                             ".wav|... expected (see docs/guides/cli.md).")
-        return source
+        try:
+            return from_folder(path, class_names=class_names)
+        except DataError as error:  # a folder with no examples: the command names the wrong one
+            raise UsageError(str(error)) from error
     if not path.exists():
         raise UsageError(f"{path} does not exist: pass a CSV/JSONL manifest or a folder.")
     return from_manifest(path, class_names=class_names)

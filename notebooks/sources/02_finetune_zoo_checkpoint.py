@@ -261,7 +261,7 @@ print("removed the temporary folder:", not workdir.exists())
 #
 # ```python
 # import dataclasses
-# from mmzoo.zoo import recipes
+# from mmzoo import recipes
 #
 # recipe = recipes.load_recipe(PRESET)
 # builder = recipes.tfds_builder("avmnist")        # prepares the TFDS dataset once (minutes)

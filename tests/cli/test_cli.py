@@ -75,6 +75,19 @@ def assert_ok(completed) -> None:
     assert not NOISE.search(completed.stderr), completed.stderr[-3000:]
 
 
+def assert_one_line_error(completed, subcommand: str, code: int, named) -> str:
+    """Exit ``code``, exactly one line on stderr (``mmzoo SUB: error: ...``) holding every
+    text of ``named``, and no traceback. Returns the line."""
+    assert completed.returncode == code, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith(f"mmzoo {subcommand}: error: "), lines[0]
+    for text in named:
+        assert text in lines[0], lines[0]
+    assert "Traceback" not in completed.stderr
+    return lines[0]
+
+
 def shared(tmp_path_factory, name: str, make) -> pathlib.Path:
     """The folder ``make(folder)`` fills, made once per run: under xdist, the workers share it
     and a file lock makes one of them make it."""
@@ -351,14 +364,7 @@ def check_bad_input(case, request, tmp_path):
     if "exported" in needs:
         context["preset"] = request.getfixturevalue("preset")
     args = make_args(context)
-    completed = mmzoo_command(*args, cwd=tmp_path, timeout=180)
-    assert completed.returncode == code, completed.stderr
-    lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1, completed.stderr
-    assert lines[0].startswith(f"mmzoo {args[0]}: error: "), lines[0]
-    for text in named:
-        assert text in lines[0]
-    assert "Traceback" not in completed.stderr
+    assert_one_line_error(mmzoo_command(*args, cwd=tmp_path, timeout=180), args[0], code, named)
 
 
 @pytest.mark.parametrize("case", [case for case, (needs, *_) in BAD_INPUTS.items() if not needs])

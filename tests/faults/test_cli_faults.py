@@ -20,6 +20,7 @@ from mmzoo.zoo import load_preprocessor
 from tests.cli.test_cli import (  # noqa: F401 - the session fixtures: data, trained preset
     RUN_CONFIG,
     assert_ok,
+    assert_one_line_error,
     mmzoo_command,
     preset,
     trained,
@@ -156,16 +157,10 @@ def context_of(request, tmp_path, needs_preset=True) -> dict:
 def test_bad_input_is_one_line_naming_the_culprit(case, request, tmp_path):
     needs_preset, make_args, code, named = CASES[case]
     args = make_args(context_of(request, tmp_path, needs_preset))
-    completed = mmzoo_command(*args, cwd=tmp_path, timeout=180)
-    assert completed.returncode == code, completed.stderr
-    lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1, completed.stderr
-    assert lines[0].startswith(f"mmzoo {args[0]}: error: "), lines[0]
-    for text in named:
-        assert text in lines[0], lines[0]
-    assert "Traceback" not in completed.stderr
+    line = assert_one_line_error(mmzoo_command(*args, cwd=tmp_path, timeout=180), args[0], code,
+                                 named)
     # A whole file's error says how to fix the file, not a bad example's advice.
-    assert "fix or remove this example" not in lines[0]
+    assert "fix or remove this example" not in line
 
 
 def test_a_refused_resume_leaves_the_run_folder_as_it_was(request, tmp_path):
