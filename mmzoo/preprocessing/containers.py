@@ -60,9 +60,8 @@ def container_problem(data: bytes) -> str | None:
         return _ogg_problem(data)
     if data.startswith(b"RIFF") and data[8:12] == b"WAVE":
         return _wav_problem(data)
-    if _mp3_start(data) is not None:
-        return _mp3_problem(data, _mp3_start(data))
-    return None
+    start = _mp3_start(data)
+    return None if start is None else _mp3_problem(data, start)
 
 
 # The largest Ogg page: its 27-byte header, 255 lacing values and 255 segments of 255 bytes.
