@@ -53,10 +53,10 @@ from mmzoo.zoo.fetch import (
     verify_file,
 )
 from mmzoo.zoo.registry import (
-    _SHA256,
     CHECKPOINTS_DIR,
     REQUIRED_FILES,
     is_registered,
+    is_sha256,
     preset_entry,
 )
 
@@ -303,7 +303,7 @@ def _check_metadata(metadata, where: str) -> dict:
     if METADATA_FILE in files:
         raise invalid(f"lists itself under files (a {METADATA_FILE} cannot record its own hash)")
     bad_hashes = {name: sha256 for name, sha256 in files.items()
-                  if not (isinstance(sha256, str) and _SHA256.fullmatch(sha256))}
+                  if not is_sha256(sha256)}
     if bad_hashes:
         raise invalid(f"has files whose sha256 is not 64 lowercase hex digits: "
                       f"{reprlib.repr(bad_hashes)}")

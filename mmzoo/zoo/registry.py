@@ -31,6 +31,11 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _PRESETS: dict[str, dict] = {}
 
 
+def is_sha256(value) -> bool:
+    """Whether ``value`` is a hex sha256 digest as presets record them: 64 lowercase hex digits."""
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
 def register_preset(name: str, *, files: dict[str, str], metadata: dict, url: str | None = None,
                     path: str | None = None) -> None:
     """Make ``name`` loadable with :func:`mmzoo.from_preset`, e.g. a preset your team hosts.
@@ -57,7 +62,7 @@ def register_preset(name: str, *, files: dict[str, str], metadata: dict, url: st
     missing = [f for f in REQUIRED_FILES if f not in files]
     if missing:
         raise ValueError(f"{where}: files= lacks {missing}; every preset has {list(REQUIRED_FILES)}.")
-    malformed = {f: h for f, h in files.items() if not _SHA256.fullmatch(str(h))}
+    malformed = {f: h for f, h in files.items() if not is_sha256(h)}
     if malformed:
         raise ValueError(f"{where}: files= has hashes that are not lowercase hex sha256 digests: "
                          f"{malformed}.")
