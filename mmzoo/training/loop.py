@@ -21,6 +21,7 @@ from mmzoo.training.run_folder import (
     RUN_RECORD,
     check_resumable,
     check_writable,
+    checkpoint_paths,
     remove_partial_files,
     remove_run,
     run_record,
@@ -137,13 +138,13 @@ def train(model: str | Callable[..., keras.Model], train_data: Source | Prepared
     elif monitor.startswith("val_"):
         monitor = monitor.removeprefix("val_")
 
+    best, last = checkpoint_paths(output_dir, suffix)
     fit_callbacks = [
         history_file,
-        AtomicModelCheckpoint(output_dir / "checkpoints" / f"best{suffix}", monitor=monitor,
+        AtomicModelCheckpoint(best, monitor=monitor,
                               save_best_only=True, save_weights_only=config.save_weights_only,
                               history=history_file, epochs_done=initial_epoch),
-        AtomicModelCheckpoint(output_dir / "checkpoints" / f"last{suffix}",
-                              save_weights_only=config.save_weights_only),
+        AtomicModelCheckpoint(last, save_weights_only=config.save_weights_only),
         keras.callbacks.TensorBoard(str(output_dir / "logs")),
         *([keras.callbacks.EarlyStopping(monitor, patience=config.patience,
                                          restore_best_weights=True)]

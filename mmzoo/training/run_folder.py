@@ -35,6 +35,11 @@ RESUMABLE_FIELDS = ("epochs", "verbose", "output_dir", "data_service")
 RUN_FILES = (RUN_RECORD, "config.yaml", "history.json", "model.keras")
 
 
+def checkpoint_paths(output_dir: pathlib.Path, suffix: str) -> tuple[pathlib.Path, pathlib.Path]:
+    """The run's best and last checkpoint files (``suffix``: ``.keras`` or ``.weights.h5``)."""
+    return tuple(output_dir / "checkpoints" / f"{which}{suffix}" for which in ("best", "last"))
+
+
 START_AFRESH = "pass overwrite=True (mmzoo train/finetune: --overwrite) to start afresh"
 
 
@@ -144,15 +149,14 @@ def remove_run(output_dir: pathlib.Path, backup: EpochBackup) -> None:
     """Delete what a run wrote into ``output_dir`` (when it holds one), and nothing else."""
     if not ((output_dir / RUN_RECORD).is_file() or backup.files()):
         return
-    checkpoints = output_dir / "checkpoints"
     for path in [*(output_dir / name for name in RUN_FILES), *backup.files(),
-                 *(checkpoints / f"{which}{suffix}" for which in ("best", "last")
-                   for suffix in (".keras", ".weights.h5"))]:
+                 *checkpoint_paths(output_dir, ".keras"),
+                 *checkpoint_paths(output_dir, ".weights.h5")]:
         if path.is_file():
             path.unlink()
     for logs in ("train", "validation"):
         shutil.rmtree(output_dir / "logs" / logs, ignore_errors=True)
-    for folder in (checkpoints, backup.directory, output_dir / "logs"):
+    for folder in (output_dir / "checkpoints", backup.directory, output_dir / "logs"):
         with contextlib.suppress(OSError):  # kept when something else is inside
             folder.rmdir()
 
@@ -173,7 +177,7 @@ def check_writable(output_dir: pathlib.Path, suffix: str) -> None:
             raise RunFolderError(f"cannot write into {folder} ({reason}): make it a writable "
                                  "folder, or choose another output_dir.") from error
     for path in [*(output_dir / name for name in RUN_FILES),
-                 *(output_dir / "checkpoints" / f"{which}{suffix}" for which in ("best", "last"))]:
+                 *checkpoint_paths(output_dir, suffix)]:
         if path.exists() and not path.is_file():
             raise RunFolderError(f"{path} is in the way: the run writes a file there; move it "
                                  "away, or choose another output_dir.")
