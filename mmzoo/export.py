@@ -144,10 +144,12 @@ def _serving_module(model, preprocessor, task, class_names, tpu):
     def named(outputs):
         return {**outputs, "class_names": tf.gather(names, outputs["class_ids"])}
 
+    def predict_raw(raw):
+        return named(predict_numbers(_preprocess_raw(preprocessor, raw)))
+
     @tf.function(input_signature=[raw_specs], autograph=False)
     def serve_raw(raw):
-        raw = _checked_batch(raw, {modality: () for modality in raw})
-        return named(predict_numbers(_preprocess_raw(preprocessor, raw)))
+        return predict_raw(_checked_batch(raw, {modality: () for modality in raw}))
 
     @tf.function(input_signature=[feature_specs], autograph=False)
     def serve_preprocessed(features):
@@ -158,7 +160,8 @@ def _serving_module(model, preprocessor, task, class_names, tpu):
                  autograph=False)
     def serve_tf_example(examples):
         examples = _checked_batch({"examples": examples}, {"examples": ()})["examples"]
-        return serve_raw(_parse_examples(examples, preprocessor.modalities))
+        # The parsed inputs are one string per example: serve_raw's checks would hold.
+        return predict_raw(_parse_examples(examples, preprocessor.modalities))
 
     module = tf.Module(name="mmzoo_serving")
     # The tf.Variables themselves, not Keras' wrappers: TF Serving's (TF1) loader restores the
