@@ -229,21 +229,15 @@ def _registered_folder(name, entry) -> pathlib.Path:
     _check_names(entry["files"], where)
     if "path" in entry:
         folder = CHECKPOINTS_DIR / entry["path"]
-        _check_inside(folder, entry["files"], where)
-        _require_files(folder, entry["files"])
-        for file_name, sha256 in entry["files"].items():
-            verify_file(folder / file_name, sha256, str(folder / file_name),
-                        "The installed mmzoo package is damaged: reinstall it.")
+        _verify_folder(folder, entry["files"], where,
+                       "The installed mmzoo package is damaged: reinstall it.")
         return folder
     if not is_plain_file_name(name):
         raise ValueError(f"preset {name!r} is registered with a URL but its name cannot be a "
                          "cache folder: register it under a plain name (no '/', '\\' or '..').")
-    sizes = _check_metadata(entry["metadata"], where).get("sizes", {})
-    url = entry["url"].rstrip("/")
-    return fetch_folder(mmzoo_home() / "presets" / name, {
-        file_name: Remote(f"{url}/{file_name}", sha256,
-                          MAX_METADATA_BYTES if file_name == METADATA_FILE else sizes.get(file_name))
-        for file_name, sha256 in entry["files"].items()})
+    metadata = _check_metadata(entry["metadata"], where)
+    return fetch_folder(mmzoo_home() / "presets" / name,
+                        _remotes(entry["url"].rstrip("/"), entry["files"], metadata))
 
 
 def _url_folder(url) -> pathlib.Path:
@@ -260,21 +254,32 @@ def _url_folder(url) -> pathlib.Path:
         raw = read_url(f"{url}/{METADATA_FILE}", MAX_METADATA_BYTES)
         metadata = _check_metadata(_parse_json(raw, f"{url}/{METADATA_FILE}"), f"{url}/{METADATA_FILE}")
         contents = {METADATA_FILE: raw}
+    return fetch_folder(folder, _remotes(url, metadata["files"], metadata), contents)
+
+
+def _remotes(url: str, files: dict, metadata: dict) -> dict[str, Remote]:
+    """Each of ``files`` (name to sha256) under ``url``, bounded by the size ``metadata`` records."""
     sizes = metadata.get("sizes", {})
-    return fetch_folder(folder, {name: Remote(f"{url}/{name}", sha256, sizes.get(name))
-                                 for name, sha256 in metadata["files"].items()}, contents)
+    return {name: Remote(f"{url}/{name}", sha256,
+                         MAX_METADATA_BYTES if name == METADATA_FILE else sizes.get(name))
+            for name, sha256 in files.items()}
 
 
 def _verified_folder_metadata(folder: pathlib.Path) -> dict:
     """A local preset folder's metadata, once every file matches the hash it records."""
     metadata = _read_metadata(folder)
-    _check_inside(folder, metadata["files"], str(folder / METADATA_FILE))
-    _require_files(folder, metadata["files"])
-    for file_name, sha256 in metadata["files"].items():
-        verify_file(folder / file_name, sha256, str(folder / file_name),
-                    f"It changed after the preset was saved ({METADATA_FILE} records the hash of "
-                    "every file): copy or save the preset again.")
+    _verify_folder(folder, metadata["files"], str(folder / METADATA_FILE),
+                   f"It changed after the preset was saved ({METADATA_FILE} records the hash of "
+                   "every file): copy or save the preset again.")
     return metadata
+
+
+def _verify_folder(folder: pathlib.Path, files: dict, where: str, remedy: str) -> None:
+    """Every one of ``files`` (name to sha256) is in ``folder``, not linked away, with its hash."""
+    _check_inside(folder, files, where)
+    _require_files(folder, files)
+    for file_name, sha256 in files.items():
+        verify_file(folder / file_name, sha256, str(folder / file_name), remedy)
 
 
 def _read_metadata(folder: pathlib.Path) -> dict:
