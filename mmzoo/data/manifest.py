@@ -19,8 +19,8 @@ import pathlib
 import threading
 
 from mmzoo.data.errors import DataError, Problem
+from mmzoo.specs import MODALITIES as MODALITY_COLUMNS
 
-MODALITY_COLUMNS = ("text", "image", "audio")
 COLUMNS = (*MODALITY_COLUMNS, "label")
 # The most characters a cell (a CSV field, a JSON string) may hold: more is a bad row.
 MAX_CELL_CHARS = 1 << 20

@@ -25,7 +25,7 @@ from mmzoo.data.errors import Problem
 from mmzoo.data.manifest import file_error, read_manifest
 from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_files, wav_samples
 from mmzoo.preprocessing.preprocessor import AUDIO_RATE_KEY
-from mmzoo.specs import AudioSpec, presence_key
+from mmzoo.specs import MODALITIES, AudioSpec, presence_key
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 AUDIO_EXTENSIONS = (".wav", ".ogg", ".flac", ".mp3")
@@ -283,7 +283,7 @@ def from_rows(rows: Sequence[dict], origins: Sequence[str], *, base_dir=".",
             label_problems[origin] = Problem(origin, "", str(error))
     class_names = (tuple(class_names) if class_names is not None
                    else _class_names_from([names for names in labels if names is not None]))
-    modalities = [m for m in ("text", "image", "audio") if any(row.get(m) for row in rows)]
+    modalities = [m for m in MODALITIES if any(row.get(m) for row in rows)]
     columns = {m: [] for m in modalities}
     kept_labels, kept_origins, problems = [], [], []
     for row, origin, names in zip(rows, origins, labels, strict=True):
@@ -487,7 +487,7 @@ def from_tfds(dataset, split: str, *, features: dict[str, str], label: str = "la
 
     builder = tfds.builder(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
     info = builder.info.features
-    unknown = set(features) - {"text", "image", "audio"}
+    unknown = set(features) - set(MODALITIES)
     if unknown:
         raise ValueError(f"features={features!r} maps unknown modalities {sorted(unknown)}; "
                          f"use 'text', 'image' and 'audio'.")
