@@ -23,6 +23,7 @@ import textwrap
 import urllib.parse
 
 from mmzoo._startup import import_tensorflow_quietly
+from mmzoo.specs import MODALITIES
 
 EXAMPLES = """\
 examples:
@@ -53,8 +54,6 @@ output_dir: runs/my_run
 
 OVERWRITE_HELP = ("start afresh in an output folder holding an earlier run (its files are "
                   "removed; others are kept) instead of resuming it")
-#: What ``--image`` / ``--audio`` of ``predict`` take.
-EXPECTED_FILES = {"image": "a JPEG, PNG, GIF or BMP image", "audio": "a WAV file"}
 
 
 class UsageError(ValueError):
@@ -487,14 +486,16 @@ def _saved_model_folder(path: pathlib.Path) -> pathlib.Path | None:
 def _predict(args):
     import numpy as np
 
-    given = {m: v for m, v in (("text", args.text), ("image", args.image), ("audio", args.audio))
-             if v is not None}
+    from mmzoo.converters import CONVERTERS
+
+    given = {m: getattr(args, m) for m in MODALITIES if getattr(args, m) is not None}
     if not given:
         raise UsageError("nothing to classify: give --text, --image and/or --audio.")
-    if given.get("text") == "":
-        raise UsageError("--text is empty: give the text, or leave --text out to classify "
-                         "without it.")
-    raw = {m: value.encode() if m == "text" else _input_file(m, value)
+    for modality, value in given.items():
+        if value == "" and not CONVERTERS[modality].holds_paths:
+            raise UsageError(f"--{modality} is empty: give the {modality}, or leave --{modality} "
+                             "out to classify without it.")
+    raw = {m: _input_file(m, value) if CONVERTERS[m].holds_paths else value.encode()
            for m, value in given.items()}
     folder = _saved_model_folder(pathlib.Path(args.model))
     if folder is not None:
@@ -519,7 +520,7 @@ def _input_file(modality: str, value: str) -> bytes:
     path = pathlib.Path(value)
     if not path.exists():
         raise UsageError(f"--{modality} {value}: no such file.")
-    expected = f"{EXPECTED_FILES[modality]} expected"
+    expected = f"{_expected(modality)} expected"
     if not path.is_file():
         what = "a folder, not a file" if path.is_dir() else "not a regular file"
         raise UsageError(f"--{modality} {value}: {what} ({expected}).")
@@ -531,6 +532,13 @@ def _input_file(modality: str, value: str) -> bytes:
         raise UsageError(f"--{modality} {value}: the file is empty ({expected}; leave "
                          f"--{modality} out to classify without it).")
     return data
+
+
+def _expected(modality: str) -> str:
+    """What ``predict``'s ``--<modality>`` takes, for its error messages."""
+    from mmzoo.converters import CONVERTERS
+
+    return CONVERTERS[modality].expected_content
 
 
 def _check_modalities(given: dict, takes) -> None:
@@ -553,7 +561,7 @@ def _predict_preset(preset, raw, given):
             pre.preprocess_example({modality: tf.constant(raw[modality])})
         except (tf.errors.OpError, ValueError):
             raise ValueError(f"--{modality} {given[modality]}: cannot decode it "
-                             f"({EXPECTED_FILES.get(modality, 'UTF-8 text')} expected).") from None
+                             f"({_expected(modality)} expected).") from None
     model = from_preset(preset)
     features = pre({m: tf.constant([raw.get(m, b"")]) for m in pre.modalities})
     probabilities = np.asarray(model(features, training=False))[0]
@@ -571,7 +579,7 @@ def _predict_saved_model(folder: pathlib.Path, raw, given):
     except tf.errors.InvalidArgumentError as error:
         bad = [m for m in given if f"{m}: the examples" in error.message] or list(given)
         raise ValueError(f"--{bad[0]} {given[bad[0]]}: cannot decode it "
-                         f"({EXPECTED_FILES.get(bad[0], 'UTF-8 text')} expected).") from None
+                         f"({_expected(bad[0])} expected).") from None
     probabilities = outputs["probabilities"].numpy()[0]
     from mmzoo.export import CLASS_NAMES_FILE
 

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn import metrics as sk
 
 from mmzoo.data.transforms import mark_absent
-from mmzoo.specs import MODALITIES
+from mmzoo.specs import modalities as registered_modalities
 
 
 def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +117,7 @@ def modality_ablation(model, dataset, class_names=None) -> list[dict]:
     Returns rows ``{"absent": None | modality, "accuracy", "macro_f1", ...}``:
     how much each modality carries, as the model uses it.
     """
-    modalities = [m for m in MODALITIES if m in model.input]
+    modalities = [m for m in registered_modalities() if m in model.input]
     rows = []
     for absent in [None, *modalities]:
         data = dataset if absent is None else mark_absent(dataset, [absent])

@@ -39,12 +39,11 @@ import pathlib
 import shutil
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from mmzoo.models import task_of, with_modality_weights
 from mmzoo.preprocessing import Preprocessor
-from mmzoo.serving import DEFAULT_SIGNATURE, predict_request
+from mmzoo.serving import DEFAULT_SIGNATURE, predict_request_of_columns
 from mmzoo.specs import presence_key
 from mmzoo.utils import publish_folder, staging_folder
 
@@ -61,8 +60,6 @@ _PER_REQUEST.experimental_optimization.apply_default_optimizations = False
 _PER_REQUEST.autotune.enabled = False
 #: The most batch indices an error lists.
 _LISTED = 100
-_EXPECTED_CONTENT = {"text": "UTF-8 text", "image": "a JPEG, PNG, GIF or BMP image",
-                     "audio": "a WAV file (PCM or IEEE float) with samples"}
 
 
 def export_saved_model(model, base_dir, version: int | None = None, *, preprocessor=None,
@@ -182,16 +179,14 @@ def _preprocess_raw(preprocessor: Preprocessor, raw: dict) -> dict:
     bytes) stops the call with an ``InvalidArgumentError`` naming the input and the examples.
     """
     features, checks = {}, []
-    for modality in preprocessor.modalities:
-        def preprocess(value, modality=modality):
-            if modality == "text":  # the pipelines reject such text as a bad row
-                value = _strict_utf8(value)
-            example = preprocessor.preprocess_example({modality: value})
+    for modality, converter in preprocessor.converters.items():
+        def preprocess(value, modality=modality, converter=converter):
+            example = preprocessor.preprocess_example({modality: converter.checked_request(value)})
             return example[modality], example[presence_key(modality)]
 
         (features[modality], features[presence_key(modality)]), check = _each_example(
-            raw[modality], preprocess, modality,
-            f"are not {_EXPECTED_CONTENT[modality]} (an empty string marks an absent {modality})")
+            raw[modality], preprocess, modality, f"are not {converter.expected_content} (an "
+            f"empty string marks an absent {modality})")
         checks.append(check)
     return _after(checks, features)
 
@@ -226,33 +221,19 @@ def _each_example(values, function, name: str, problem: str):
     return outputs, _fail_at(name, failed, problem)
 
 
-def _strict_utf8(text):
-    """``text`` decoded strictly and encoded again: itself if valid UTF-8, else an
-    InvalidArgumentError (a data dependency: a check the model did not need would be pruned)."""
-    return tf.strings.unicode_encode(tf.strings.unicode_decode(text, "UTF-8", errors="strict"),
-                                     "UTF-8")
-
-
 def _check_features(features: dict, preprocessor: Preprocessor) -> dict:
     """The ``preprocessed`` signature's inputs once checked as the pipelines' output would be:
     the shapes (:func:`_checked_batch`), token ids, finite pixels in [0, 255], finite samples,
     presence flags 0 or 1. A failed check names the input (and the bad examples' indices)."""
-    specs = {name: preprocessor.specs[name.removesuffix("_present")] for name in features}
-    features = _checked_batch(features, {name: spec.shape if name == spec.modality else ()
-                                         for name, spec in specs.items()})
+    converters = preprocessor.converters
+    features = _checked_batch(features, {name: converters[name].spec.shape if name in converters
+                                         else () for name in features})
     checks = []
     for name, value in features.items():
-        spec = specs[name]
-        if name != spec.modality:
-            good, problem = (value == 0) | (value == 1), "have a presence flag other than 0 or 1"
-        elif spec.modality == "text":
-            good = (value >= 0) & (value < spec.vocabulary_size)
-            problem = f"have token ids outside [0, {spec.vocabulary_size}) (the vocabulary)"
-        elif spec.modality == "image":
-            good = (value >= 0) & (value <= 255)  # false for NaN and infinities too
-            problem = "have pixels that are not finite numbers in [0, 255]"
+        if name in converters:
+            good, problem = converters[name].valid_features(value)
         else:
-            good, problem = tf.math.is_finite(value), "have samples that are not finite"
+            good, problem = (value == 0) | (value == 1), "have a presence flag other than 0 or 1"
         bad = tf.logical_not(tf.reduce_all(good, axis=tf.range(1, tf.rank(good))))
         checks.append(_fail_at(name, tf.where(bad)[:, 0], problem))
     return _after(checks, features)
@@ -373,7 +354,7 @@ def _write_warmup_requests(path: pathlib.Path, preprocessor: Preprocessor, model
     """
     from tensorflow_serving.apis import prediction_log_pb2
 
-    samples = _sample_inputs(preprocessor)
+    samples = {m: converter.sample_input() for m, converter in preprocessor.converters.items()}
     modalities = preprocessor.modalities
     batches = [{m: [samples[m]] for m in modalities}]
     if len(modalities) > 1:
@@ -382,24 +363,8 @@ def _write_warmup_requests(path: pathlib.Path, preprocessor: Preprocessor, model
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
         for batch in batches:
-            request = predict_request(model_name, text=batch.get("text"),
-                                      image_bytes=batch.get("image"),
-                                      audio_bytes=batch.get("audio"))
+            request = predict_request_of_columns(model_name, batch)
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
 
-
-def _sample_inputs(preprocessor: Preprocessor) -> dict:
-    """A short text, a grey PNG and a tone as WAV, shaped like the specs' inputs."""
-    samples = {"text": "warm up"} if "text" in preprocessor.specs else {}
-    if "image" in preprocessor.specs:
-        spec = preprocessor.specs["image"]
-        pixels = tf.fill((spec.height, spec.width, spec.channels), tf.constant(128, tf.uint8))
-        samples["image"] = tf.io.encode_png(pixels).numpy()
-    if "audio" in preprocessor.specs:
-        spec = preprocessor.specs["audio"]
-        tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(spec.num_samples) / spec.sample_rate)
-        samples["audio"] = tf.audio.encode_wav(tone[:, None].astype(np.float32),
-                                               spec.sample_rate).numpy()
-    return samples

@@ -157,14 +157,14 @@ class RunConfig:
 
     def preprocessor(self, train_source, modalities=None):
         """The :class:`~mmzoo.preprocessing.Preprocessor` for ``modalities`` (default: the
-        config's), its text vocabulary adapted on ``train_source``."""
+        config's), adapted on ``train_source`` (a text vocabulary, say)."""
         from mmzoo.preprocessing import Preprocessor
         from mmzoo.specs import spec_from_config
 
         modalities = modalities or self.modalities
         specs = self.model.get("specs", {})
         made = Preprocessor(**{m: spec_from_config(m, specs.get(m, {})) for m in modalities})
-        return made.adapt(train_source.texts()) if "text" in modalities else made
+        return made.adapted_on(train_source)
 
     def model_factory(self, pre, num_classes: int):
         """A function building the architecture for ``pre``'s specs and modalities (a subset of
@@ -191,4 +191,5 @@ def model_options() -> list[str]:
     from mmzoo.specs import MODALITIES
 
     fixed = {*MODALITIES, "num_classes", "name", "include_top"}
-    return [p for p in inspect.signature(build_classifier).parameters if p not in fixed]
+    parameters = inspect.signature(build_classifier).parameters.values()
+    return [p.name for p in parameters if p.name not in fixed and p.kind is not p.VAR_KEYWORD]

@@ -52,6 +52,14 @@ def predict_request(model_name: str, text=None, image_bytes=None, audio_bytes=No
         >>> request = predict_request("birds", text="a red frog", image_bytes=png)  # doctest: +SKIP
         >>> stub.Predict(request, timeout=10.0)  # doctest: +SKIP
     """
+    return predict_request_of_columns(model_name, _columns(text, image_bytes, audio_bytes),
+                                      signature_name=signature_name, version=version)
+
+
+def predict_request_of_columns(model_name: str, columns: dict, *,
+                               signature_name: str = DEFAULT_SIGNATURE, version: int | None = None):
+    """:func:`predict_request` for inputs given by name, each a list of one ``str`` or
+    ``bytes`` value per example (any modality, a registered one too)."""
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
@@ -60,7 +68,7 @@ def predict_request(model_name: str, text=None, image_bytes=None, audio_bytes=No
     request.model_spec.signature_name = signature_name
     if version is not None:
         request.model_spec.version.value = version
-    for name, values in _columns(text, image_bytes, audio_bytes).items():
+    for name, values in columns.items():
         values = [v.encode("utf-8") if isinstance(v, str) else v for v in values]
         request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=tf.string,
                                                            shape=[len(values)]))

@@ -21,7 +21,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
+#: The built-in modalities; :func:`modalities` also lists those registered since
+#: (:func:`mmzoo.converters.register_converter`).
 MODALITIES = ("text", "image", "audio")
+
+
+def modalities() -> tuple[str, ...]:
+    """Every registered modality, in order: the built-in ones first."""
+    return tuple(SPEC_CLASSES)
 
 
 def presence_key(modality: str) -> str:
@@ -35,7 +42,7 @@ def _require(condition: bool, spec: str, field: str, value: Any, what: str) -> N
 
 
 @dataclasses.dataclass(frozen=True)
-class _Spec:
+class Spec:
     """Shared behaviour: config round trip, the keras.Input, the tf.TensorSpec."""
 
     modality: ClassVar[str]
@@ -79,7 +86,7 @@ class _Spec:
 
 
 @dataclasses.dataclass(frozen=True)
-class TextSpec(_Spec):
+class TextSpec(Spec):
     """Text as a fixed-length sequence of int32 token ids (0 = padding, 1 = unknown).
 
     Args:
@@ -89,12 +96,15 @@ class TextSpec(_Spec):
             (a ``keras.layers.TextVectorization`` standardize mode).
         vocabulary: the tokens, when known (set by adapting on a training split);
             position ``i`` holds the token of id ``i + 2``.
+        tokenizer: the tokenizer (:data:`mmzoo.converters.TOKENIZERS`); ``"word"``:
+            words of the vocabulary, by ``keras.layers.TextVectorization``.
     """
 
     vocabulary_size: int = 20000
     sequence_length: int = 64
     standardize: str = "lower_and_strip_punctuation"
     vocabulary: tuple[str, ...] | None = None
+    tokenizer: str = "word"
 
     modality: ClassVar[str] = "text"
     dtype: ClassVar[str] = "int32"
@@ -116,7 +126,7 @@ class TextSpec(_Spec):
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageSpec(_Spec):
+class ImageSpec(Spec):
     """An image as float32 pixels in [0, 255], shape ``(height, width, channels)``.
 
     Models normalize pixels themselves (each image encoder knows what its
@@ -153,7 +163,7 @@ class ImageSpec(_Spec):
 
 
 @dataclasses.dataclass(frozen=True)
-class AudioSpec(_Spec):
+class AudioSpec(Spec):
     """Audio as a mono float32 waveform in [-1, 1] of a fixed number of samples.
 
     Models compute log-mel features from the waveform themselves
@@ -209,11 +219,12 @@ class AudioSpec(_Spec):
         return (self.num_samples,)
 
 
-SPEC_CLASSES: dict[str, type[_Spec]] = {cls.modality: cls for cls in (TextSpec, ImageSpec, AudioSpec)}
+#: Spec classes by modality, the registered ones included.
+SPEC_CLASSES: dict[str, type[Spec]] = {cls.modality: cls for cls in (TextSpec, ImageSpec, AudioSpec)}
 
 
-def spec_from_config(modality: str, config: dict[str, Any]) -> _Spec:
+def spec_from_config(modality: str, config: dict[str, Any]) -> Spec:
     """Rebuild a spec from ``get_config()`` output, e.g. read from a preset's JSON."""
     if modality not in SPEC_CLASSES:
-        raise ValueError(f"modality={modality!r} is unknown; use one of {list(MODALITIES)}.")
+        raise ValueError(f"modality={modality!r} is unknown; use one of {list(modalities())}.")
     return SPEC_CLASSES[modality].from_config(dict(config))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import pathlib
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -98,3 +100,37 @@ def atomic_save(save: Callable[[str], Any], path: pathlib.Path) -> None:
 def atomic_write_text(path: pathlib.Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     atomic_save(lambda partial: pathlib.Path(partial).write_text(text, encoding="utf-8"), path)
+
+
+def file_reason(path: str, empty_ok: bool = False) -> str | None:
+    """Why ``path`` cannot be read as a (non-empty, unless ``empty_ok``) regular file, or
+    None if it can: it does not exist, is a directory, a FIFO, a symbolic link loop..."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return ("the file does not exist (it is a symbolic link to a missing file)"
+                if os.path.islink(path) else "the file does not exist")
+    except PermissionError:
+        return "permission denied: a folder on the file's path cannot be searched"
+    except ValueError:
+        return "the path holds a NUL character"
+    except OSError as error:
+        return {errno.ELOOP: "the path is a symbolic link loop",
+                errno.ENOTDIR: "the file does not exist (a part of its path is a file)",
+                errno.ENAMETOOLONG: "the path is too long"}.get(
+                    error.errno, f"the file cannot be read: {error.strerror}")
+    if stat.S_ISDIR(info.st_mode):
+        return "the path is a directory, not a file"
+    if stat.S_ISFIFO(info.st_mode):
+        return "the path is a FIFO (a named pipe), not a regular file"
+    if not stat.S_ISREG(info.st_mode):
+        return "the path is not a regular file (a device or a socket)"
+    if info.st_size == 0 and not empty_ok:
+        return "the file is empty"
+    try:
+        open(path, "rb").close()
+    except PermissionError:
+        return "permission denied: the file cannot be read"
+    except OSError as error:
+        return f"the file cannot be read: {error.strerror}"
+    return None

@@ -14,41 +14,32 @@ import tensorflow as tf
 import tqdm
 
 from mmzoo.data.errors import BadDataReport, DataError, Problem, check_on_error, handle, logger
-from mmzoo.data.sources import INDEX_KEY, PENDING_AUDIO_KEY, Source, load_pending_audio
+from mmzoo.data.sources import INDEX_KEY, Source
 
 
-def decode_function(source: Source, preprocessor, raw_text: bool = False):
+def decode_function(source: Source, preprocessor, raw_inputs: bool = False):
     """``row -> (features, label)``: one row of ``source`` loaded and preprocessed.
 
-    With ``raw_text``, ``features["text"]`` is the string rather than token ids. An audio
-    file TF ops cannot decode is left pending, its path under ``PENDING_AUDIO_KEY``.
+    With ``raw_inputs``, a modality whose converter ``stores_raw`` (text) keeps the row's
+    raw input (the string, not token ids), as ``prepare`` stores it.
     """
     def decode(row):
-        raw = source.load(row, preprocessor.specs)
+        raw = source.load(row, preprocessor.converters)
         features = preprocessor.preprocess_example(raw)
-        if PENDING_AUDIO_KEY in raw:
-            features[PENDING_AUDIO_KEY] = raw[PENDING_AUDIO_KEY]
-        if raw_text and "text" in features:
-            features["text"] = row.get("text", tf.constant(""))
+        for modality, converter in preprocessor.converters.items():
+            if raw_inputs and converter.stores_raw:
+                features[modality] = row.get(modality, tf.constant(""))
         return features, row["label"]
 
     return decode
 
 
-# Rows whose pending audio files one Python call decodes.
-PENDING_AUDIO_BATCH = 16
-
-
-def _decoded_in_parallel(rows: tf.data.Dataset, decode, preprocessor) -> tf.data.Dataset:
-    """``rows.map(decode)``, in parallel and in order, without the rows that fail; audio
-    files left pending are then decoded ``PENDING_AUDIO_BATCH`` rows at a time. tf.data's
+def _decoded_in_parallel(rows: tf.data.Dataset, decode) -> tf.data.Dataset:
+    """``rows.map(decode)``, in parallel and in order, without the rows that fail. tf.data's
     autotuner is off (for the whole pipeline built on it): each parallel map runs one call
     per core.
 
-    ``decode`` returns ``(features, ...)``. One Python call per batch rather than per row
-    made the stamps' raw-file pipeline ~1.1x faster (each call waits for the GIL); the
-    prefetch keeps the rows decoding while a batch's audio is. With
-    the autotuner on, a pipeline that decodes audio in a ``numpy_function`` falls to a
+    With the autotuner on, a pipeline that decodes audio in a ``numpy_function`` falls to a
     single core for whole epochs, about one epoch in three (the stamps on 2 idle cores:
     ~370 examples/s instead of ~600, fixed ``num_parallel_calls`` or not); with it off,
     20 epochs of 20 ran on both cores.
@@ -57,16 +48,6 @@ def _decoded_in_parallel(rows: tf.data.Dataset, decode, preprocessor) -> tf.data
     options.autotune.enabled = False
     elements = rows.map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                         deterministic=True).ignore_errors()
-    if PENDING_AUDIO_KEY in elements.element_spec[0]:
-        def complete(features, *rest):
-            features, errors = load_pending_audio(features, preprocessor.specs["audio"])
-            return features, *rest, errors
-
-        elements = (elements.prefetch(2 * PENDING_AUDIO_BATCH).batch(PENDING_AUDIO_BATCH)
-                    .map(complete, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                    .unbatch()
-                    .filter(lambda *element: tf.equal(element[-1], ""))
-                    .map(lambda *element: element[:-1]))
     return elements.with_options(options)
 
 
@@ -74,35 +55,28 @@ def decoded(source: Source, preprocessor, raw_text: bool = False) -> tf.data.Dat
     """``source``'s rows loaded and preprocessed in parallel, in order: ``(features, label,
     index)``; the rows that fail to decode are left out."""
     decode = decode_function(source, preprocessor, raw_text)
-    return _decoded_in_parallel(source.rows, lambda row: (*decode(row), row[INDEX_KEY]),
-                                preprocessor)
-
-
-def _decode_alone(source: Source, preprocessor, row: dict) -> None:
-    """Decode one row eagerly, its pending audio file too: raise what makes it fail."""
-    features, _ = decode_function(source, preprocessor)(row)
-    if PENDING_AUDIO_KEY in features:
-        batch = tf.nest.map_structure(lambda value: value[None], features)
-        _, errors = load_pending_audio(batch, preprocessor.specs["audio"])
-        if errors[0] != "":
-            raise ValueError(errors[0].numpy().decode())
+    return _decoded_in_parallel(source.rows, lambda row: (*decode(row), row[INDEX_KEY]))
 
 
 def _diagnose(source: Source, preprocessor, row: dict) -> Problem:
     """Why ``row`` (a row of ``source.rows``) fails: preprocess each modality alone, eagerly,
-    and keep TF's message."""
+    and keep the converter's word for it, or TF's message."""
     row = {key: tf.constant(value) for key, value in row.items()}
     origin = source.origins[int(row[INDEX_KEY])]
-    for modality in preprocessor.modalities:
+    decode = decode_function(source, preprocessor)
+    for modality, converter in preprocessor.converters.items():
         if modality not in row:
             continue
         alone = {k: v for k, v in row.items() if k == modality or k not in preprocessor.modalities}
-        try:
-            _decode_alone(source, preprocessor, alone)
-        except (tf.errors.OpError, ValueError) as error:
-            message = _op_message(getattr(error, "message", str(error)))
-            value = row[modality]
-            path = value.numpy().decode() if value.dtype == tf.string and modality != "text" else ""
+        value = row[modality]
+        path = value.numpy().decode() if converter.holds_paths and value.dtype == tf.string else ""
+        message = converter.diagnose(value.numpy()) if value.dtype == tf.string else None
+        if message is None:
+            try:
+                decode(alone)
+            except (tf.errors.OpError, ValueError) as error:
+                message = _op_message(getattr(error, "message", str(error)))
+        if message is not None:
             return Problem(origin, path, f"cannot decode the {modality}: {message}")
     return Problem(origin, "", "it cannot be preprocessed")
 
@@ -226,7 +200,7 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
         rows = int(source.rows.reduce(0, lambda count, _: count + 1))
     decode = decode_function(source, preprocessor)
     elements = _decoded_in_parallel(source.rows.enumerate(),
-                                    lambda position, row: (*decode(row), position), preprocessor)
+                                    lambda position, row: (*decode(row), position))
     end = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype),
                                 elements.element_spec[:2]) + (tf.constant(-1, tf.int64),)
     elements = elements.concatenate(tf.data.Dataset.from_tensors(end))

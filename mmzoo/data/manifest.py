@@ -19,9 +19,13 @@ import pathlib
 import threading
 
 from mmzoo.data.errors import DataError, Problem
-from mmzoo.specs import MODALITIES as MODALITY_COLUMNS
+from mmzoo.specs import modalities
 
-COLUMNS = (*MODALITY_COLUMNS, "label")
+
+def columns() -> tuple[str, ...]:
+    """The columns a manifest may have: every registered modality's, and ``label``."""
+    return (*modalities(), "label")
+
 # The most characters a cell (a CSV field, a JSON string) may hold: more is a bad row.
 MAX_CELL_CHARS = 1 << 20
 _OTHER_DELIMITERS = {";": "semicolons (;)", "\t": "tabs"}
@@ -110,16 +114,16 @@ def _csv_records(path, text: str) -> list[tuple[int, dict | str]]:
                 reason += f"; the row runs on to line {last_line}{_UNCLOSED_QUOTE}"
             rows.append((line, reason))
             continue
-        row = {name: field for name, field in zip(names, fields, strict=True) if name in COLUMNS}
+        row = {name: field for name, field in zip(names, fields, strict=True) if name in columns()}
         rows.append((line, _oversized(row, _UNCLOSED_QUOTE) or row))
     return rows
 
 
 def _csv_columns(path, header: list[str]) -> list[str]:
     """The column names of a CSV header, checked: a DataError says what is wrong with it."""
-    if not set(header) & set(COLUMNS):
+    if not set(header) & set(columns()):
         for delimiter, said in _OTHER_DELIMITERS.items():
-            if {name.strip().lower() for name in ",".join(header).split(delimiter)} & set(COLUMNS):
+            if {name.strip().lower() for name in ",".join(header).split(delimiter)} & set(columns()):
                 raise file_error(path, f"the file is separated by {said}, not commas",
                                  "Save it as CSV with commas (in Excel: \"CSV UTF-8 (Comma "
                                  "delimited)\"), or write it as JSONL.")
@@ -135,14 +139,14 @@ def _check_columns(path, names: list[str], kind: str, strict: bool) -> None:
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise file_error(path, f"the {kind} {twice[0]!r} appears twice", advice)
-    lacking = "label" not in names or not set(names) & set(MODALITY_COLUMNS)
+    lacking = "label" not in names or not set(names) & set(modalities())
     hints = _misspelt(names, kind)
     if hints and (strict or lacking):
         raise file_error(path, hints, advice)
     if not lacking:
         return
     found = f"the {kind}s: {', '.join(repr(name) for name in names[:6])}"
-    if not set(names) & set(COLUMNS):
+    if not set(names) & set(columns()):
         header = "; the file seems to lack its header line" if kind == "column" else ""
         raise file_error(path, f"no {kind} is named text, image, audio or label ({found})"
                          f"{header}", advice)
@@ -153,10 +157,10 @@ def _check_columns(path, names: list[str], kind: str, strict: bool) -> None:
 def _misspelt(names, kind: str) -> str:
     """``"unknown column 'Text' (did you mean 'text'?)"`` for the names close to a known
     column that ``names`` lack (another case, spaces around it, a typo); "" if none."""
-    absent = [column for column in COLUMNS if column not in names]
+    absent = [column for column in columns() if column not in names]
     hints = []
     for name in names:
-        if name in COLUMNS:
+        if name in columns():
             continue
         key = name.strip().lower()
         close = [key] if key in absent else difflib.get_close_matches(key, absent, 1, 0.8)
@@ -171,7 +175,7 @@ def _field_count_reason(fields: list[str], names: list[str]) -> str:
               f"{len(names)}")
     if len(fields) > len(names):
         return f"{reason} (a cell holding a comma needs double quotes around it)"
-    missing = [name for name in names[len(fields):] if name in COLUMNS]
+    missing = [name for name in names[len(fields):] if name in columns()]
     said = [said for delimiter, said in _OTHER_DELIMITERS.items() if delimiter in fields[0]]
     notes = [f"no {', '.join(missing)}"] if missing else []
     notes += [f"is it separated by {said[0]}?"] if len(fields) == 1 and said else []
@@ -226,5 +230,5 @@ def _json_object(content: str) -> dict | str:
 
 def _json_row(value: dict) -> dict | str:
     """A JSON object's row (its known keys), or why it is bad."""
-    row = {key: item for key, item in value.items() if key in COLUMNS}
+    row = {key: item for key, item in value.items() if key in columns()}
     return _misspelt(list(value), "key") or _oversized(row) or row

@@ -8,7 +8,6 @@ from mmzoo.data.checking import decoded_in_one_pass
 from mmzoo.data.errors import BadDataReport, check_on_error
 from mmzoo.data.prepare import PreparedData
 from mmzoo.data.sources import Source
-from mmzoo.preprocessing.image import augment_image
 from mmzoo.specs import presence_key, spec_from_config
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -61,8 +60,8 @@ def make_dataset(data: Source | PreparedData, preprocessor, batch_size: int, *,
         dataset = decoded_in_one_pass(source, preprocessor, on_error, report)
         dataset = _cache_and_shuffle(dataset, cache, shuffle, shuffle_buffer, seed)
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if augment and "image" in preprocessor.specs:
-        dataset = _augmented(dataset, preprocessor.specs["image"], seed)
+    if augment:
+        dataset = _augmented(dataset, preprocessor.converters, seed)
     return dataset.prefetch(AUTOTUNE)
 
 
@@ -76,13 +75,13 @@ def _cache_and_shuffle(dataset, cache, shuffle, shuffle_buffer, seed):
 
 def _prepared_examples(data: PreparedData, preprocessor, input_context, shuffle, cache,
                        shuffle_buffer, seed):
-    for modality, spec in preprocessor.specs.items():
+    for modality, converter in preprocessor.converters.items():
+        spec = converter.spec
         if modality not in data.specs:
             raise ValueError(f"{data.directory} holds no {modality}: it was prepared for "
                              f"{sorted(data.specs)}; prepare it again with a {type(spec).__name__}.")
         stored = spec_from_config(modality, data.specs[modality])
-        if modality != "text" and stored.shape != spec.shape or (
-                modality == "audio" and stored.sample_rate != spec.sample_rate):
+        if converter.stored_mismatch(stored):
             raise ValueError(f"{data.directory} was prepared with {stored}, but the preprocessor "
                              f"has {spec}: prepare it again with this spec, or use the stored one.")
     files = tf.data.Dataset.from_tensor_slices(list(data.shards))
@@ -104,15 +103,9 @@ def _parser(data: PreparedData, preprocessor):
     def parse(records):
         parsed = tf.io.parse_example(records, description)
         features = {}
-        for modality, spec in preprocessor.specs.items():
-            value = parsed[modality]
-            if modality == "text":
-                value = tf.cast(preprocessor.text_vectorizer(value), tf.int32)
-            elif modality == "image":
-                value = tf.cast(tf.io.decode_raw(value, tf.uint8), tf.float32)
-            else:
-                value = tf.io.decode_raw(value, tf.float32)
-            features[modality] = tf.reshape(value, (records.shape[0] or -1, *spec.shape))
+        for modality, converter in preprocessor.converters.items():
+            features[modality] = tf.reshape(converter.parse_records(parsed[modality]),
+                                            (records.shape[0] or -1, *converter.spec.shape))
             features[presence_key(modality)] = parsed[presence_key(modality)]
         label = parsed["label"] if data.multi_label else tf.cast(parsed["label"], tf.int32)
         return features, label
@@ -120,15 +113,21 @@ def _parser(data: PreparedData, preprocessor):
     return parse
 
 
-def _augmented(dataset, spec, seed):
-    """Augment each batch's images, with stateless seeds drawn from ``tf.data.Dataset.random``."""
+def _augmented(dataset, converters, seed):
+    """Augment each batch's inputs of every modality that augments (images: flips and
+    shifts), with stateless seeds drawn from ``tf.data.Dataset.random``."""
+    augmenting = {m: converter for m, converter in converters.items() if converter.augments}
+    if not augmenting:
+        return dataset
+
     def augment(batch, batch_seed):
         features, label = batch
-        images = features["image"]
-        seeds = tf.random.experimental.stateless_split(batch_seed, tf.shape(images)[0])
-        images = tf.map_fn(lambda args: augment_image(args[0], args[1], spec), (images, seeds),
-                           fn_output_signature=tf.TensorSpec(spec.shape, tf.float32))
-        return {**features, "image": images}, label
+        features = dict(features)
+        size = tf.shape(features[presence_key(next(iter(augmenting)))])[0]
+        seeds = tf.random.experimental.stateless_split(batch_seed, size)
+        for modality, converter in augmenting.items():
+            features[modality] = converter.augment(features[modality], seeds)
+        return features, label
 
     seeds = tf.data.Dataset.random(seed=seed).batch(2)
     return tf.data.Dataset.zip(dataset, seeds).map(augment, num_parallel_calls=AUTOTUNE)

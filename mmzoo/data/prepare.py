@@ -56,28 +56,26 @@ class PreparedData:
             description[presence_key(modality)] = tf.io.FixedLenFeature([], tf.float32)
         return description
 
+    def values(self, modality: str) -> tf.data.Dataset:
+        """The stored ``modality`` input of every example (raw for text: e.g. to adapt a
+        vocabulary on the training split)."""
+        description = {modality: tf.io.FixedLenFeature([], tf.string)}
+        return tf.data.TFRecordDataset(list(self.shards)).map(
+            lambda record: tf.io.parse_single_example(record, description)[modality])
+
     def texts(self) -> tf.data.Dataset:
         """The stored texts, e.g. to adapt a vocabulary on the training split."""
-        description = {"text": tf.io.FixedLenFeature([], tf.string)}
-        return tf.data.TFRecordDataset(list(self.shards)).map(
-            lambda record: tf.io.parse_single_example(record, description)["text"])
+        return self.values("text")
 
 
-def _serialize(features: dict, label, modalities) -> bytes:
+def _serialize(features: dict, label, converters: dict) -> bytes:
     def bytes_feature(value: bytes):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
     feature = {"label": (tf.train.Feature(float_list=tf.train.FloatList(value=label))
                          if np.ndim(label) else tf.train.Feature(int64_list=tf.train.Int64List(value=[label])))}
-    for modality in modalities:
-        value = features[modality]
-        if modality == "text":
-            stored = value
-        elif modality == "image":  # pixels are stored as uint8: within 0.5 of the float ones
-            stored = np.clip(np.round(value), 0, 255).astype(np.uint8).tobytes()
-        else:
-            stored = value.astype(np.float32).tobytes()
-        feature[modality] = bytes_feature(stored)
+    for modality, converter in converters.items():
+        feature[modality] = bytes_feature(converter.record_bytes(features[modality]))
         flag = presence_key(modality)
         feature[flag] = tf.train.Feature(float_list=tf.train.FloatList(value=[features[flag]]))
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
@@ -87,9 +85,10 @@ def prepare(source: Source, preprocessor, directory, *, num_shards: int = 8,
             on_error: str = "raise") -> PreparedData:
     """Decode, resample and resize every example of ``source`` once, into ``num_shards`` TFRecords.
 
-    Text is stored as the raw string (the vocabulary is applied when reading, so it can be
-    adapted later); images as uint8 pixels of the spec's size; audio as float32 waveforms
-    of the spec's rate and length. Bad examples are raised or skipped per ``on_error``
+    Each modality is stored as its converter says (``record_bytes``): text as the raw
+    string (the vocabulary is applied when reading, so it can be adapted later); images
+    as uint8 pixels of the spec's size; audio as float32 waveforms of the spec's rate and
+    length. Bad examples are raised or skipped per ``on_error``
     (see :class:`~mmzoo.data.DataError`), with a summary at the end.
 
     Example:
@@ -106,7 +105,7 @@ def prepare(source: Source, preprocessor, directory, *, num_shards: int = 8,
     try:
         while True:
             features, label = next(generator)
-            writers[count % num_shards].write(_serialize(features, label, modalities))
+            writers[count % num_shards].write(_serialize(features, label, preprocessor.converters))
             count += 1
     except StopIteration as stop:
         report = stop.value

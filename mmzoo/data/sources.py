@@ -1,39 +1,31 @@
 """Sources: manifests (CSV/JSONL), folder trees, TFDS, in-memory arrays and DataFrames.
 
 Every source gives a :class:`Source`: a cheap, shuffleable ``tf.data.Dataset`` of rows
-(paths and strings), a ``load`` function that reads one row's files in TF ops (images,
-WAV; other audio is decoded in Python a batch at a time, :func:`load_pending_audio`), the
-ordered class names, and the problems found while scanning (missing files, unknown labels,
-non-UTF-8 text) for the bad-data policy.
+(paths and strings), a ``load`` function that reads one row's files (each modality's
+converter reads its own: :meth:`mmzoo.converters.Converter.load`), the ordered class
+names, and the problems found while scanning (missing files, unknown labels, non-UTF-8
+text) for the bad-data policy.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import functools
 import math
 import os
 import pathlib
-import stat
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from mmzoo.converters import CONVERTERS, converter_class
 from mmzoo.data.errors import Problem
 from mmzoo.data.manifest import file_error, read_manifest
-from mmzoo.preprocessing.audio import TF_AUDIO_EXTENSIONS, read_audio_files, wav_samples
-from mmzoo.preprocessing.preprocessor import AUDIO_RATE_KEY
-from mmzoo.specs import MODALITIES, AudioSpec, presence_key
+from mmzoo.specs import modalities as registered_modalities
+from mmzoo.utils import file_reason
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
-AUDIO_EXTENSIONS = (".wav", ".ogg", ".flac", ".mp3")
-TEXT_EXTENSIONS = (".txt",)
 INDEX_KEY = "index"
-# Where a row's raw inputs (and then its features) hold the path of an audio file that TF
-# ops cannot decode, until load_pending_audio decodes a batch of them in Python.
-PENDING_AUDIO_KEY = "pending_audio"
 
 
 @dataclasses.dataclass
@@ -43,10 +35,9 @@ class Source:
     Attributes:
         rows: a ``tf.data.Dataset`` of dicts: raw inputs by modality, ``"label"`` and
             ``"index"`` (position in ``origins``).
-        load: ``load(row, specs)`` maps a row to the raw inputs of a
-            :class:`~mmzoo.preprocessing.Preprocessor` with ``specs`` (reads files, in TF
-            ops: a non-WAV audio file is left under ``PENDING_AUDIO_KEY`` for
-            :func:`load_pending_audio`); identity when rows hold the data already.
+        load: ``load(row, converters)`` maps a row to the raw inputs of a
+            :class:`~mmzoo.preprocessing.Preprocessor` with those converters (each reads
+            its modality's file); identity when rows hold the data already.
         class_names: label names, in id order.
         origins: where each row comes from, e.g. ``"train.csv row 3"``, for error messages.
         problems: rows left out while scanning, for the bad-data policy.
@@ -56,17 +47,21 @@ class Source:
     rows: tf.data.Dataset
     class_names: tuple[str, ...]
     origins: Sequence[str]
-    load: Callable = staticmethod(lambda row, specs: row)
+    load: Callable = staticmethod(lambda row, converters: row)
     problems: list[Problem] = dataclasses.field(default_factory=list)
     multi_label: bool = False
 
+    def values(self, modality: str) -> tf.data.Dataset:
+        """The raw ``modality`` input of every row, e.g. to adapt a converter on the training split."""
+        if modality not in self.rows.element_spec:
+            raise ValueError(f"no row of this source has {modality}, so there is none to adapt "
+                             f"on: give the examples {modality}, or leave {modality} out of the "
+                             "model's modalities.")
+        return self.rows.map(lambda row: row[modality])
+
     def texts(self) -> tf.data.Dataset:
         """The text of every row, e.g. to adapt a vocabulary on the training split."""
-        if "text" not in self.rows.element_spec:
-            raise ValueError("no row of this source has text, so there is none to adapt a "
-                             "vocabulary on: give the examples text, or leave text out of the "
-                             "model's modalities.")
-        return self.rows.map(lambda row: row["text"])
+        return self.values("text")
 
 
 _NOT_A_LABEL = "a label is a class name or a class id (an integer)"
@@ -132,40 +127,6 @@ def _class_names_from(labels: list[list[str]]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def file_reason(path: str, empty_ok: bool = False) -> str | None:
-    """Why ``path`` cannot be read as a (non-empty, unless ``empty_ok``) regular file, or
-    None if it can: it does not exist, is a directory, a FIFO, a symbolic link loop..."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return ("the file does not exist (it is a symbolic link to a missing file)"
-                if os.path.islink(path) else "the file does not exist")
-    except PermissionError:
-        return "permission denied: a folder on the file's path cannot be searched"
-    except ValueError:
-        return "the path holds a NUL character"
-    except OSError as error:
-        return {errno.ELOOP: "the path is a symbolic link loop",
-                errno.ENOTDIR: "the file does not exist (a part of its path is a file)",
-                errno.ENAMETOOLONG: "the path is too long"}.get(
-                    error.errno, f"the file cannot be read: {error.strerror}")
-    if stat.S_ISDIR(info.st_mode):
-        return "the path is a directory, not a file"
-    if stat.S_ISFIFO(info.st_mode):
-        return "the path is a FIFO (a named pipe), not a regular file"
-    if not stat.S_ISREG(info.st_mode):
-        return "the path is not a regular file (a device or a socket)"
-    if info.st_size == 0 and not empty_ok:
-        return "the file is empty"
-    try:
-        open(path, "rb").close()
-    except PermissionError:
-        return "permission denied: the file cannot be read"
-    except OSError as error:
-        return f"the file cannot be read: {error.strerror}"
-    return None
-
-
 def _valid_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -174,84 +135,32 @@ def _valid_utf8(text: str) -> bool:
     return True
 
 
-def _load_audio(path, spec: AudioSpec, wav_files: bool):
-    """One audio path ("" if absent) to ``(mono waveform, rate, pending path)``: TF ops decode
-    a WAV; any other file is left pending for :func:`load_pending_audio`, with a placeholder
-    waveform that is never preprocessed. Without ``wav_files`` (the source has none) the
-    graph holds no WAV decoder and the rate is static, so the preprocessor leaves its
-    resampler out too: a smaller graph, faster to set up at the start of each pass."""
-    placeholder = tf.zeros([1])
-    if not wav_files:
-        return placeholder, spec.sample_rate, path
-
-    def tf_decode():
-        waveform, rate = wav_samples(tf.io.read_file(path))
-        return tf.reduce_mean(waveform, axis=-1), rate, tf.constant("")
-
-    def pending():
-        return placeholder, tf.constant(spec.sample_rate, tf.int32), path
-
-    is_wav = tf.reduce_any([tf.strings.regex_full_match(tf.strings.lower(path), f".*\\{ext}")
-                            for ext in TF_AUDIO_EXTENSIONS])
-    return tf.cond(is_wav, tf_decode, pending)
-
-
-def _load_files(row, specs, wav_files: bool):
-    """A row of paths to raw inputs: image bytes, audio waveform and rate, presence flags,
-    and under ``PENDING_AUDIO_KEY`` the audio file that TF ops cannot decode ("" if none).
-    A pending file is absent to the preprocessor (silence, nothing decoded) until
-    :func:`load_pending_audio` puts its clip and presence in."""
+def _load_files(row, converters, plans: dict):
+    """A row of paths to raw inputs: each modality that holds paths is read by its converter."""
     raw = dict(row)
-    if "image" in row and "image" in specs:
-        present = tf.strings.length(row["image"]) > 0
-        raw["image"] = tf.cond(present, lambda: tf.io.read_file(row["image"]), lambda: tf.constant(""))
-        raw[presence_key("image")] = present
-    if "audio" in row and "audio" in specs:
-        raw["audio"], raw[AUDIO_RATE_KEY], raw[PENDING_AUDIO_KEY] = _load_audio(
-            row["audio"], specs["audio"], wav_files)
-        raw[presence_key("audio")] = ((tf.strings.length(row["audio"]) > 0)
-                                      & (tf.strings.length(raw[PENDING_AUDIO_KEY]) == 0))
+    for modality, plan in plans.items():
+        if modality in row and modality in converters:
+            raw.update(converters[modality].load(row[modality], plan))
     return raw
 
 
-def load_pending_audio(features: dict, spec: AudioSpec) -> tuple[dict, tf.Tensor]:
-    """Complete a batch of preprocessed rows: decode the audio files they left pending
-    (Ogg, FLAC, MP3) with :func:`~mmzoo.preprocessing.read_audio_files`, in one Python call
-    for the batch. Returns the features, with those rows' clips and presence flags put in
-    and ``PENDING_AUDIO_KEY`` removed, and a message per row saying why its file could not
-    be decoded ("" if fine).
-
-    Example:
-        >>> rows = dataset.batch(32).map(lambda f, label: (*load_pending_audio(f, spec), label))  # doctest: +SKIP
-    """
-    features = dict(features)
-    paths = features.pop(PENDING_AUDIO_KEY)
-    clips, errors = tf.numpy_function(lambda paths: read_audio_files(paths, spec), [paths],
-                                      (tf.float32, tf.string), stateful=False)
-    pending = tf.strings.length(paths) > 0
-    clips = tf.ensure_shape(clips, (paths.shape[0], *spec.shape))
-    features["audio"] = tf.where(pending[:, None], clips, features["audio"])
-    present = features[presence_key("audio")]
-    features[presence_key("audio")] = tf.where(pending, tf.ones_like(present), present)
-    return features, tf.ensure_shape(errors, paths.shape)
-
-
 def _value(value, modality: str, base_dir, origin: str) -> tuple[str, Problem | None]:
-    """One row's text, or its image / audio path joined to ``base_dir`` ("" if absent), and
-    the problem that makes the row bad, if any."""
+    """One row's value: the input itself (text), or a file's path joined to ``base_dir`` (""
+    if absent); and the problem that makes the row bad, if any."""
     if value is None or isinstance(value, float) and math.isnan(value):
         return "", None
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="surrogateescape")
-    if modality != "text" and isinstance(value, os.PathLike):
+    holds_paths = converter_class(modality).holds_paths
+    if holds_paths and isinstance(value, os.PathLike):
         value = os.fspath(value)
     if not isinstance(value, str):
-        kind = "a string" if modality == "text" else "a path"
+        kind = "a path" if holds_paths else "a string"
         return "", Problem(origin, "", f"the {modality} is {value!r}, not {kind}")
     if not _valid_utf8(value):
-        what = "text" if modality == "text" else f"{modality} path"
+        what = f"{modality} path" if holds_paths else modality
         return "", Problem(origin, "", f"the {what} {_NOT_UTF8}")
-    if modality == "text" or not value:
+    if not holds_paths or not value:
         return value, None
     if "\x00" in value:
         return "", Problem(origin, "", f"the {modality} path holds a NUL character")
@@ -283,7 +192,7 @@ def from_rows(rows: Sequence[dict], origins: Sequence[str], *, base_dir=".",
             label_problems[origin] = Problem(origin, "", str(error))
     class_names = (tuple(class_names) if class_names is not None
                    else _class_names_from([names for names in labels if names is not None]))
-    modalities = [m for m in MODALITIES if any(row.get(m) for row in rows)]
+    modalities = [m for m in registered_modalities() if any(row.get(m) for row in rows)]
     columns = {m: [] for m in modalities}
     kept_labels, kept_origins, problems = [], [], []
     for row, origin, names in zip(rows, origins, labels, strict=True):
@@ -313,9 +222,9 @@ def from_rows(rows: Sequence[dict], origins: Sequence[str], *, base_dir=".",
         label_array = label_array.reshape(0, len(class_names))
     data = {m: np.asarray(v, dtype=object).astype(str) for m, v in columns.items()}
     data.update(label=label_array, index=np.arange(len(kept_origins), dtype=np.int64))
-    has_files = "image" in modalities or "audio" in modalities
-    wav_files = any(path.lower().endswith(TF_AUDIO_EXTENSIONS) for path in columns.get("audio", []))
-    load = functools.partial(_load_files, wav_files=wav_files) if has_files else Source.load
+    plans = {m: CONVERTERS[m].loading_plan(columns[m]) for m in modalities
+             if CONVERTERS[m].holds_paths}
+    load = functools.partial(_load_files, plans=plans) if plans else Source.load
     return Source(rows=tf.data.Dataset.from_tensor_slices(data), class_names=class_names,
                   origins=kept_origins, load=load,
                   problems=problems, multi_label=multi_label)
@@ -374,16 +283,6 @@ def from_dataframe(frame, *, base_dir=".", class_names: Sequence[str] | None = N
                      multi_label=multi_label)
 
 
-def _text_file(path: pathlib.Path, first_line_only: bool) -> tuple[str, str | None]:
-    """A text file's text (without a byte-order mark; non-UTF-8 bytes kept as surrogates, for
-    the example to be found bad), or why it cannot be read."""
-    reason = file_reason(str(path), empty_ok=True)
-    if reason:
-        return "", reason
-    text = path.read_bytes().decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-    return (text.splitlines()[0] if first_line_only and text else text), None
-
-
 def from_folder(root, *, class_names: Sequence[str] | None = None, audio_suffix: str = "",
                 first_line_only: bool = False) -> Source:
     """A folder tree ``<label>/[<sub>/]<name>.png|.txt|.wav|.ogg...``: files sharing a stem form one example.
@@ -400,33 +299,31 @@ def from_folder(root, *, class_names: Sequence[str] | None = None, audio_suffix:
     if not root.is_dir():
         raise file_error(root, file_reason(str(root)) or "the path is not a folder",
                          "Pass a folder of <label>/<name>.* files, or a manifest.")
+    by_extension = {extension: converter for converter in CONVERTERS.values()
+                    for extension in converter.file_extensions}
+    suffixes = {"audio": audio_suffix}  # a file's stem ends so, and loses it, to join its example
+    options = {"first_line_only": first_line_only}
     examples: dict[str, dict] = {}
     problems: dict[str, Problem] = {}
     for path in sorted(p for p in root.rglob("*") if not p.is_dir()):
         relative = path.relative_to(root)
-        extension, stem = path.suffix.lower(), path.stem
-        if len(relative.parts) < 2 or any(part.startswith(".") for part in relative.parts):
+        converter = by_extension.get(path.suffix.lower())
+        if (converter is None or len(relative.parts) < 2
+                or any(part.startswith(".") for part in relative.parts)):
             continue
-        if extension in IMAGE_EXTENSIONS:
-            modality = "image"
-        elif extension in TEXT_EXTENSIONS:
-            modality = "text"
-        elif extension in AUDIO_EXTENSIONS and stem.endswith(audio_suffix):
-            modality, stem = "audio", stem[:len(stem) - len(audio_suffix)]
-        else:
+        suffix = suffixes.get(converter.modality, "")
+        if not path.stem.endswith(suffix):
             continue
-        key = str(relative.parent / stem)
+        key = str(relative.parent / path.stem[:len(path.stem) - len(suffix)])
         row = examples.setdefault(key, {"label": relative.parts[0]})
-        if modality == "text":
-            row["text"], reason = _text_file(path, first_line_only)
-            if reason:
-                problems.setdefault(key, Problem(key, str(path), reason))
-        else:
-            row[modality] = str(path)
+        row[converter.modality], reason = converter.folder_value(path, options)
+        if reason:
+            problems.setdefault(key, Problem(key, str(path), reason))
     if not examples:
+        names = ", ".join(f"<name>{converter.file_extensions[0]}"
+                          for converter in CONVERTERS.values() if converter.file_extensions)
         raise file_error(root, "the folder holds no examples", "Put each example's files in a "
-                         f"folder named after its label: <label>/<name>{IMAGE_EXTENSIONS[0]}, "
-                         f"{TEXT_EXTENSIONS[0]}, {AUDIO_EXTENSIONS[0]}...")
+                         f"folder named after its label: <label>/{names}...")
     keys = sorted(examples)
     good = [key for key in keys if key not in problems]
     source = from_rows([examples[k] for k in good], good, class_names=class_names)
@@ -434,41 +331,42 @@ def from_folder(root, *, class_names: Sequence[str] | None = None, audio_suffix:
 
 
 def from_arrays(labels, *, text=None, image=None, audio=None, audio_sample_rate: int | None = None,
-                class_names: Sequence[str] | None = None, multi_label: bool = False) -> Source:
+                class_names: Sequence[str] | None = None, multi_label: bool = False,
+                **other_modalities) -> Source:
     """In-memory data: ``text`` strings, ``image`` uint8 pixels ``(n, h, w[, c])``, ``audio``
-    float waveforms ``(n, samples)`` at ``audio_sample_rate``; or, for image/audio, lists of paths.
+    float waveforms ``(n, samples)`` at ``audio_sample_rate``; or, for image/audio, lists of
+    paths. A registered modality's values are passed by its name too.
 
     Example:
         >>> source = from_arrays([0, 1], image=np.zeros((2, 28, 28), "uint8"), class_names=["a", "b"])
         >>> source.class_names
         ('a', 'b')
     """
-    columns = {"text": text, "image": image, "audio": audio}
-    if any(isinstance(v, list | tuple) and v and isinstance(v[0], str | os.PathLike)
-           for m, v in columns.items() if m != "text" and v is not None):
-        rows = [{m: v[i] for m, v in columns.items() if v is not None} | {"label": labels[i]}
-                for i in range(len(labels))]
-        return from_rows(rows, [f"array index {i}" for i in range(len(rows))],
-                         class_names=class_names, multi_label=multi_label)
+    given = {m: v for m, v in {"text": text, "image": image, "audio": audio,
+                               **other_modalities}.items() if v is not None}
+    in_rows = {m: v for m, v in given.items()
+               if not converter_class(m).holds_paths or _are_paths(v)}
     labels = list(labels)
-    rows = [{"text": "" if text is None else text[i], "label": label} for i, label in enumerate(labels)]
+    rows = [{m: v[i] for m, v in in_rows.items()} | {"label": label}
+            for i, label in enumerate(labels)]
     source = from_rows(rows, [f"array index {i}" for i in range(len(rows))],
                        class_names=class_names, multi_label=multi_label)
-    kept = np.asarray([int(origin.rsplit(" ", 1)[1]) for origin in source.origins], np.int64)
-    extra = {}
-    if image is not None:
-        image = np.asarray(image)[kept]
-        extra["image"] = image[..., None] if image.ndim == 3 else image
-    if audio is not None:
-        if audio_sample_rate is None:
-            raise ValueError("from_arrays(audio=...) needs audio_sample_rate= (the waveforms' rate in Hz).")
-        extra["audio"] = np.asarray(audio, np.float32)[kept]
-        extra[AUDIO_RATE_KEY] = np.full(len(kept), audio_sample_rate, np.int32)
-    if extra:  # else text only: the rows hold it already
+    arrays = {m: v for m, v in given.items() if m not in in_rows}
+    if arrays:
+        kept = np.asarray([int(origin.rsplit(" ", 1)[1]) for origin in source.origins], np.int64)
+        options = {"audio_sample_rate": audio_sample_rate}
+        columns = {}
+        for modality, values in arrays.items():
+            columns.update(CONVERTERS[modality].array_columns(np.asarray(values)[kept], options))
         source.rows = tf.data.Dataset.zip(
-            source.rows, tf.data.Dataset.from_tensor_slices(extra)).map(
+            source.rows, tf.data.Dataset.from_tensor_slices(columns)).map(
                 lambda row, arrays: {**row, **arrays})
     return source
+
+
+def _are_paths(values) -> bool:
+    return (isinstance(values, list | tuple) and len(values) > 0
+            and isinstance(values[0], str | os.PathLike))
 
 
 def from_tfds(dataset, split: str, *, features: dict[str, str], label: str = "label",
@@ -487,29 +385,26 @@ def from_tfds(dataset, split: str, *, features: dict[str, str], label: str = "la
 
     builder = tfds.builder(dataset, data_dir=data_dir) if isinstance(dataset, str) else dataset
     info = builder.info.features
-    unknown = set(features) - set(MODALITIES)
+    unknown = set(features) - set(registered_modalities())
     if unknown:
         raise ValueError(f"features={features!r} maps unknown modalities {sorted(unknown)}; "
-                         f"use 'text', 'image' and 'audio'.")
+                         f"use {', '.join(map(repr, registered_modalities()))}.")
     for key in [*features.values(), label]:
         if key not in info:
             raise ValueError(f"{builder.name} has no feature {key!r}; its features are {list(info)}.")
-    if "audio" in features:
-        audio_sample_rate = getattr(info[features["audio"]], "sample_rate", None) or audio_sample_rate
-        if audio_sample_rate is None:
-            raise ValueError(f"{builder.name}'s feature {features['audio']!r} declares no sample "
-                             "rate; pass audio_sample_rate= (its rate in Hz).")
-    decoders = {features["image"]: tfds.decode.SkipDecoding()} if "image" in features else None
-    rows = builder.as_dataset(split=split, decoders=decoders)
+    converters = {modality: CONVERTERS[modality] for modality in features}
+    decoders = {features[m]: c.tfds_decoder() for m, c in converters.items()
+                if c.tfds_decoder() is not None}
+    rows = builder.as_dataset(split=split, decoders=decoders or None)
     num_examples = builder.info.splits[split].num_examples
 
     def to_raw(index, example):
-        raw = {modality: example[key] for modality, key in features.items()}
-        if "audio" in features:
-            audio = example[features["audio"]]
-            raw["audio"] = (tf.cast(audio, tf.float32) / 32768.0 if audio.dtype.is_integer
-                            else tf.cast(audio, tf.float32))
-            raw[AUDIO_RATE_KEY] = tf.constant(audio_sample_rate, tf.int32)
+        raw = {}
+        for modality, converter in converters.items():
+            key = features[modality]
+            raw.update(converter.tfds_raw(example[key], info[key], {
+                "audio_sample_rate": audio_sample_rate,
+                "where": f"{builder.name}'s feature {key!r}"}))
         raw.update(label=tf.cast(example[label], tf.int32), index=index)
         return raw
 

@@ -25,14 +25,17 @@ ENCODER_BUILDERS = {
 
 def encoder_kinds(modality: str) -> list[str]:
     """The encoder kinds available for a modality."""
-    return list(TEXT_KINDS) if modality == "text" else [*CONV_KINDS, *backbone_names()]
+    kinds = {"text": lambda: list(TEXT_KINDS), "image": lambda: [*CONV_KINDS, *backbone_names()],
+             "audio": lambda: [*CONV_KINDS, *backbone_names()]}
+    return kinds[modality]() if modality in kinds else []
 
 
 def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
     """The encoder of one modality.
 
     Args:
-        modality: ``"text"``, ``"image"`` or ``"audio"``.
+        modality: ``"text"``, ``"image"``, ``"audio"`` or a registered modality (which
+            takes your own ``keras.Model`` only).
         spec: that modality's spec.
         encoder: None (the builder's default kind), a kind name such as
             ``"bigru"``, a dict of builder arguments such as
@@ -46,13 +49,16 @@ def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
         >>> build_encoder("image", ImageSpec(32, 32, 3), {"kind": "resnet", "depth": 2}).name
         'image_encoder'
     """
-    if modality not in ENCODER_BUILDERS:
-        raise ValueError(f"modality={modality!r} is unknown; use one of {list(ENCODER_BUILDERS)}.")
+    if modality not in SPEC_CLASSES:
+        raise ValueError(f"modality={modality!r} is unknown; use one of {list(SPEC_CLASSES)}.")
     if not isinstance(spec, SPEC_CLASSES[modality]):
         raise ValueError(f"{modality}= needs a {SPEC_CLASSES[modality].__name__}, "
                          f"got {type(spec).__name__}.")
     if isinstance(encoder, keras.Model):
         return _check_custom_encoder(modality, spec, encoder)
+    if modality not in ENCODER_BUILDERS:
+        raise ValueError(f"mmzoo builds no {modality} encoder: pass your own keras.Model "
+                         f"(built on spec.keras_input()) as encoders[{modality!r}].")
     options = {"kind": encoder} if isinstance(encoder, str) else dict(encoder or {})
     options = {**defaults, **options}
     builder = ENCODER_BUILDERS[modality]

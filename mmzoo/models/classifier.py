@@ -7,7 +7,7 @@ from keras import layers
 
 from mmzoo.encoders import build_encoder
 from mmzoo.fusion import MissingModalityEmbedding, ModalityDropout, ModalityPresence, get_fusion
-from mmzoo.specs import MODALITIES, presence_key
+from mmzoo.specs import modalities, presence_key
 
 #: The default final activation of each task.
 TASKS = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}
@@ -16,7 +16,7 @@ TASKS = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}
 def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion="concat",
                      num_classes=None, task="multiclass", include_top=True, pooling="avg",
                      classifier_activation="auto", embedding_dim=64, head_units=(), dropout=0.0,
-                     modality_dropout=0.0, name="mmzoo_classifier") -> keras.Model:
+                     modality_dropout=0.0, name="mmzoo_classifier", **other_specs) -> keras.Model:
     """A Functional multimodal classifier over any subset of text, image and audio.
 
     Inputs (a dict, by name): each modality given (``text``, ``image``, ``audio``,
@@ -43,6 +43,8 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
         dropout: dropout rate in the head.
         modality_dropout: training-time rate of marking a present modality absent.
         name: the model's name.
+        **other_specs: the specs of registered modalities
+            (:func:`mmzoo.converters.register_converter`), by modality name.
 
     Example:
         >>> model = build_classifier(text=TextSpec(1000, 16), image=ImageSpec(32, 32, 3),
@@ -50,7 +52,12 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
         >>> sorted(model.input)
         ['image', 'image_present', 'text', 'text_present']
     """
-    specs = {m: s for m, s in zip(MODALITIES, (text, image, audio)) if s is not None}
+    unknown = sorted(set(other_specs) - set(modalities()))
+    if unknown:
+        raise TypeError(f"build_classifier() got unexpected keyword arguments {unknown}; "
+                        f"the modalities are {list(modalities())}.")
+    given = {"text": text, "image": image, "audio": audio, **other_specs}
+    specs = {m: given[m] for m in modalities() if given.get(m) is not None}
     _validate(specs, encoders, task, num_classes, include_top, pooling)
     encoders = dict(encoders or {})
 

@@ -441,7 +441,8 @@ def _check_outputs(model: keras.Model, class_names: list[str], task: str) -> Non
 
 def _check_preprocessor(model: keras.Model, preprocessor: Preprocessor) -> None:
     preprocessor.check_matches(model)
-    text = preprocessor.specs.get("text")
-    if text is not None and text.vocabulary is None:
-        raise ValueError("the preprocessor's TextSpec has no vocabulary: adapt it on the training "
-                         "texts first (preprocessor = preprocessor.adapt(texts)).")
+    unadapted = [m for m, converter in preprocessor.converters.items() if converter.needs_adapting]
+    if unadapted:
+        raise ValueError(f"the preprocessor's {unadapted[0]} converter has not learned from the "
+                         "training split (a TextSpec has no vocabulary): adapt it first "
+                         "(preprocessor = preprocessor.adapted_on(train_source)).")

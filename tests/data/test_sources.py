@@ -13,7 +13,6 @@ from mmzoo.data import (
     from_tfds,
     make_dataset,
 )
-from mmzoo.data.checking import PENDING_AUDIO_BATCH
 from mmzoo.preprocessing import Preprocessor, decode_image, decode_wav
 from mmzoo.specs import AudioSpec
 from tests.data.conftest import ROWS, write_manifest
@@ -52,23 +51,23 @@ def test_manifest_gives_the_files_decoded(tiny, preprocessor, suffix):
 
 
 @pytest.mark.parametrize("on_error", ["skip", "raise"])
-def test_audio_files_tf_cannot_decode_are_decoded_a_batch_at_a_time(tmp_path, on_error):
-    """Ogg and FLAC only (no WAV: the graph has no WAV decoder), over several pending-audio
-    batches, the last one partial: every row keeps its own clip, in order; a bad file is
-    skipped or named wherever it is."""
+def test_audio_files_tf_cannot_decode_are_decoded_in_python_in_order(tmp_path, on_error):
+    """Ogg and FLAC only (no WAV: the graph has no WAV decoder), over several batches, the
+    last one partial: every row keeps its own clip, in order; a bad file is skipped or named
+    wherever it is."""
     spec = AudioSpec(8000, 0.25, fft_length=256)
     rows = []
-    for i in range(2 * PENDING_AUDIO_BATCH + 3):
+    for i in range(35):
         path = tmp_path / f"a{i}{'.flac' if i % 3 else '.ogg'}"
         write_audio(path, tone(0.1 + 0.01 * i, 16000, frequency=200.0 + 30 * i), 16000)
         rows.append({"audio": str(path), "label": "x"})
-    rows[PENDING_AUDIO_BATCH + 1]["audio"] = str(tmp_path / "bad.ogg")
+    rows[17]["audio"] = str(tmp_path / "bad.ogg")
     (tmp_path / "bad.ogg").write_bytes(b"OggS" + bytes(200))
     source = from_rows(rows, [f"row {i}" for i in range(len(rows))])
     dataset = make_dataset(source, Preprocessor(audio=spec), 4, drop_remainder=False,
                            on_error=on_error)
     if on_error == "raise":
-        with pytest.raises(tf.errors.InvalidArgumentError, match=f"row {PENDING_AUDIO_BATCH + 1}.*bad.ogg"):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="row 17.*bad.ogg"):
             list(dataset)
         return
     clips = np.concatenate([features["audio"] for features, _ in dataset.as_numpy_iterator()])
