@@ -163,9 +163,10 @@ def classifier_head(model: keras.Model) -> ClassifierHead:
         >>> head.task, head.units, head.num_classes
         ('binary', 1, 2)
     """
-    by_name = {layer.name: layer for layer in model.layers}
+    by_name = {layer.name: layer for layer in getattr(model, "layers", ())}
     logits, predictions = by_name.get(_LOGITS), by_name.get(_PREDICTIONS)
-    if not (isinstance(model.output, keras.KerasTensor)
+    if not (isinstance(model, keras.Model)
+            and isinstance(getattr(model, "output", None), keras.KerasTensor)
             and isinstance(logits, keras.layers.Dense)
             and isinstance(predictions, keras.layers.Activation)
             and model.output is predictions.output and predictions.input is logits.output):
