@@ -19,6 +19,7 @@ import numpy as np
 from sklearn import metrics as sk
 
 from mmzoo.data.transforms import mark_absent
+from mmzoo.models.head import classifier_head
 from mmzoo.specs import modalities as registered_modalities
 
 
@@ -33,20 +34,7 @@ def predict_dataset(model, dataset) -> tuple[np.ndarray, np.ndarray]:
         labels.append(np.asarray(batch_labels))
     if not labels:
         raise ValueError("the dataset is empty: there is nothing to evaluate.")
-    return np.concatenate(labels), _probabilities(model, np.concatenate(outputs))
-
-
-def _probabilities(model, outputs):
-    activation = model.get_layer("predictions").activation.__name__
-    if activation in ("softmax", "sigmoid"):
-        return outputs
-    if activation != "linear":
-        raise ValueError(f"cannot read probabilities from a '{activation}' output; build the "
-                         "model with classifier_activation 'auto', 'softmax', 'sigmoid' or None.")
-    if outputs.shape[-1] == 1:
-        return 1.0 / (1.0 + np.exp(-outputs))
-    shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+    return np.concatenate(labels), classifier_head(model).probabilities(np.concatenate(outputs))
 
 
 def classification_report(labels, probabilities, class_names=None) -> dict:

@@ -41,7 +41,7 @@ import shutil
 import keras
 import tensorflow as tf
 
-from mmzoo.models import task_of, with_modality_weights
+from mmzoo.models import classifier_head, with_modality_weights
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.serving import DEFAULT_SIGNATURE, predict_request_of_columns
 from mmzoo.specs import presence_key
@@ -282,7 +282,7 @@ def _after(checks: list, tensors: dict) -> dict:
 
 def _outputs_model(model: keras.Model) -> keras.Model:
     """The model (shared weights) returning ``probabilities``, ``logits``, ``modality_weights``."""
-    outputs = {"probabilities": model.output, "logits": model.get_layer("logits").output}
+    outputs = {"probabilities": model.output, "logits": classifier_head(model).logits_layer.output}
     try:
         outputs["modality_weights"] = with_modality_weights(model).output["modality_weights"]
     except ValueError:  # the fusion does not weigh modalities
@@ -291,22 +291,16 @@ def _outputs_model(model: keras.Model) -> keras.Model:
 
 
 def _task(model: keras.Model) -> str:
-    layers = {layer.name: layer for layer in model.layers}
-    if not isinstance(model.output, keras.KerasTensor) or not {"logits", "predictions"} <= set(layers):
-        raise ValueError(f"model {model.name!r} is not an mmzoo classifier (one output from a "
-                         "'logits' Dense and a 'predictions' Activation layer); export the model "
-                         "itself, not with_modality_weights(model).")
-    task = task_of(model)
-    if task is None:
-        activation = keras.activations.serialize(layers["predictions"].activation)
-        raise ValueError(f"model {model.name!r} ends in a {activation!r} activation; export needs "
-                         "probabilities: build it with classifier_activation='auto' (softmax or "
-                         "sigmoid).")
-    return task
+    head = classifier_head(model)
+    if head.task is None:
+        raise ValueError(f"model {model.name!r} ends in a {head.activation!r} activation; export "
+                         "needs probabilities: build it with classifier_activation='auto' "
+                         "(softmax or sigmoid).")
+    return head.task
 
 
 def _check_class_names(model, task, class_names) -> list[str]:
-    count = 2 if task == "binary" else model.output.shape[-1]
+    count = classifier_head(model).num_classes
     if class_names is None:
         return [str(i) for i in range(count)]
     class_names = [str(name) for name in class_names]

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import keras
 
-from mmzoo.models.classifier import classification_head
-from mmzoo.specs import MODALITIES
-
-HEAD_LAYER_PREFIXES = ("head_", "logits", "predictions")
+from mmzoo.models.head import classification_head, classifier_head
 
 
 def replace_head(model: keras.Model, num_classes: int, task="multiclass",
@@ -31,31 +28,15 @@ def replace_head(model: keras.Model, num_classes: int, task="multiclass",
     shared with ``model``). ``keep_hidden_layers`` keeps the head's hidden Dense
     layers too and replaces only the final ``logits`` layer.
     """
-    if "logits" not in [layer.name for layer in model.layers]:
-        raise ValueError(f"model {model.name!r} has no 'logits' layer to replace; build it with "
-                         "mmzoo.build_classifier(include_top=True).")
-    if keep_hidden_layers:
-        features = model.get_layer("logits").input
-    else:
-        fused = model.get_layer("fusion").output
-        features = fused[0] if isinstance(fused, (list, tuple)) else fused
+    head = classifier_head(model)
+    features = head.logits_layer.input if keep_hidden_layers else head.features
     outputs = classification_head(features, task, num_classes, classifier_activation)
     return keras.Model(model.input, outputs, name=model.name)
 
 
 def head_layers(model: keras.Model) -> list[keras.layers.Layer]:
     """The layers of the classification head (hidden Dense, dropout, logits, predictions)."""
-    return [layer for layer in model.layers if layer.name.startswith(HEAD_LAYER_PREFIXES)]
-
-
-def _encoders(model, modalities):
-    present = [m for m in MODALITIES if m in model.input]
-    modalities = present if modalities is None else list(modalities)
-    unknown = set(modalities) - set(present)
-    if unknown:
-        raise ValueError(f"modalities {sorted(unknown)} are not in model {model.name!r}; "
-                         f"its modalities are {present}.")
-    return [model.get_layer(f"{m}_encoder") for m in modalities]
+    return classifier_head(model).layers
 
 
 def freeze_encoders(model: keras.Model, modalities=None) -> None:
@@ -64,7 +45,7 @@ def freeze_encoders(model: keras.Model, modalities=None) -> None:
     Frozen encoders also keep their batch-norm statistics (Keras runs frozen
     ``BatchNormalization`` in inference mode).
     """
-    for encoder in _encoders(model, modalities):
+    for encoder in classifier_head(model).encoders(modalities).values():
         encoder.trainable = False
 
 
@@ -77,7 +58,7 @@ def unfreeze_encoders(model: keras.Model, modalities=None, batch_norm: bool = Fa
     guide advises, since moving statistics re-estimated from the small batches of a
     small dataset usually undo much of what the encoders learned.
     """
-    for encoder in _encoders(model, modalities):
+    for encoder in classifier_head(model).encoders(modalities).values():
         encoder.trainable = True
         if not batch_norm:
             for layer in _sublayers(encoder):

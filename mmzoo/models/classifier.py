@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import keras
-from keras import layers
 
 from mmzoo.encoders import build_encoder
 from mmzoo.fusion import MissingModalityEmbedding, ModalityDropout, ModalityPresence, get_fusion
+from mmzoo.models.head import TASKS, classification_head
 from mmzoo.specs import modalities, presence_key
-
-#: The default final activation of each task.
-TASKS = {"multiclass": "softmax", "binary": "sigmoid", "multilabel": "sigmoid"}
 
 
 def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion="concat",
@@ -82,22 +79,6 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
     return keras.Model({**inputs, **flags}, x, name=name)
 
 
-def task_of(model: keras.Model) -> str | None:
-    """The task a classifier's ``predictions`` activation implies, or None (logits, other).
-
-    softmax: ``"multiclass"``; sigmoid: ``"binary"`` with one unit, else ``"multilabel"``.
-    """
-    layers = {layer.name: layer for layer in model.layers}
-    if "predictions" not in layers:
-        return None
-    activation = keras.activations.serialize(layers["predictions"].activation)
-    if activation == "softmax":
-        return "multiclass"
-    if activation == "sigmoid":
-        return "binary" if model.output.shape[-1] == 1 else "multilabel"
-    return None
-
-
 def with_modality_weights(model: keras.Model) -> keras.Model:
     """The same model (shared weights) returning ``{"predictions", "modality_weights"}``.
 
@@ -116,22 +97,6 @@ def with_modality_weights(model: keras.Model) -> keras.Model:
     _, weights = weighing[0].output
     return keras.Model(model.input, {"predictions": model.output, "modality_weights": weights},
                        name=f"{model.name}_with_modality_weights")
-
-
-def classification_head(x, task, num_classes, classifier_activation="auto", head_units=(),
-                        dropout=0.0):
-    """The head on fused features ``x``: hidden Dense layers, ``logits``, ``predictions``."""
-    for i, units in enumerate(head_units):
-        x = layers.Dense(units, activation="relu", name=f"head_dense_{i}")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"head_dropout_{i}")(x)
-    if dropout and not head_units:
-        x = layers.Dropout(dropout, name="head_dropout")(x)
-    units = 1 if task == "binary" else num_classes
-    x = layers.Dense(units, name="logits")(x)
-    activation = TASKS[task] if classifier_activation == "auto" else classifier_activation
-    # float32 outputs keep mixed-precision training numerically safe.
-    return layers.Activation(activation or "linear", dtype="float32", name="predictions")(x)
 
 
 def _validate(specs, encoders, task, num_classes, include_top, pooling):

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from mmzoo.data import PreparedData, Source, make_dataset
 from mmzoo.distribute import get_strategy, is_chief, use_data_service
-from mmzoo.models import create_model
+from mmzoo.models import create_model, loss_for
 from mmzoo.training.callbacks import AtomicModelCheckpoint, EpochBackup, EpochHistory
 from mmzoo.training.config import TrainConfig
 from mmzoo.training.run_folder import (
@@ -222,18 +222,11 @@ def _loss(model: keras.Model, loss: str):
         except ValueError:
             raise ValueError(f"TrainConfig.loss={loss!r} is invalid: use 'auto' or a Keras loss "
                              "name (e.g. 'sparse_categorical_crossentropy').") from None
-    output_layer = model.get_layer(model.output_names[0]) if model.output_names else None
-    activation = getattr(getattr(output_layer, "activation", None), "__name__", "linear")
-    if activation == "softmax":
-        return keras.losses.SparseCategoricalCrossentropy()
-    if activation == "sigmoid":
-        return keras.losses.BinaryCrossentropy()
-    if activation == "linear":
-        if model.output.shape[-1] == 1:
-            return keras.losses.BinaryCrossentropy(from_logits=True)
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    raise ValueError(f"TrainConfig.loss='auto' cannot pick a loss for a '{activation}' output; "
-                     "set TrainConfig.loss to a Keras loss name.")
+    try:
+        return loss_for(model)
+    except ValueError as error:
+        raise ValueError(f"TrainConfig.loss='auto': {error} Set TrainConfig.loss to a Keras loss "
+                         "name.") from None
 
 
 def _dataset_fn(data, preprocessor, config: TrainConfig, training: bool) -> DatasetFn:

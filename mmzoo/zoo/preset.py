@@ -40,7 +40,7 @@ import keras
 
 from mmzoo._version import __version__
 from mmzoo.finetuning import replace_head
-from mmzoo.models import TASKS, task_of
+from mmzoo.models import TASKS, classifier_head
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.utils import publish_folder, staging_folder
 from mmzoo.zoo.fetch import (
@@ -420,7 +420,7 @@ def _write_json(path: pathlib.Path, content: dict) -> None:
 
 
 def _infer_task(model: keras.Model) -> str:
-    task = task_of(model)
+    task = classifier_head(model).task
     if task is None:
         raise ValueError(f"cannot tell the task of model {model.name!r} from its final activation "
                          f"(logits or none); pass task= one of {list(TASKS)}.")
@@ -430,10 +430,7 @@ def _infer_task(model: keras.Model) -> str:
 def _check_outputs(model: keras.Model, class_names: list[str], task: str) -> None:
     if task not in TASKS:
         raise ValueError(f"task={task!r} is unknown; use one of {list(TASKS)}.")
-    if not isinstance(model.output, keras.KerasTensor):
-        raise ValueError(f"model {model.name!r} has several outputs; save the classifier itself "
-                         "(not with_modality_weights(...)).")
-    expected = 2 if task == "binary" else model.output.shape[-1]
+    expected = classifier_head(model).num_classes
     if len(class_names) != expected:
         raise ValueError(f"class_names has {len(class_names)} names but the {task} model "
                          f"{model.name!r} needs {expected} (one per class).")
