@@ -218,6 +218,29 @@ def test_check_and_make_dataset_report_the_same_problems(tiny, preprocessor):
     assert raised.value.path.endswith("bad.png")
 
 
+def test_rows_holding_arrays_are_named_with_their_bad_file(tiny, preprocessor):
+    """Rows with decoded arrays (not kept for naming bad rows) and audio files: the bad row
+    is named with its file and reason by check and by make_dataset alike."""
+    source, name, reason = manifest_with(tiny, corrupt_ogg)
+    load = source.load
+
+    def load_with_image_arrays(row, specs):
+        arrays = {"image": row["image"]} if "image" in row else {}
+        return {**load({k: v for k, v in row.items() if k != "image"}, specs), **arrays}
+
+    images = tf.data.Dataset.from_tensor_slices({"image": tf.zeros([4, 8, 8, 3], tf.uint8)})
+    source.rows = tf.data.Dataset.zip(source.rows, images).map(lambda row, a: {**row, **a})
+    source.load = load_with_image_arrays
+    clean, checked = check(source, preprocessor, on_error="skip")
+    passed = BadDataReport()
+    assert labels_of(make_dataset(source, preprocessor, 1, on_error="skip",
+                                  report=passed)) == [0, 1, 0]
+    assert checked == passed
+    assert [p.origin for p in checked.skipped] == [BAD_ROW]
+    assert checked.skipped[0].path.endswith(name) and reason in checked.skipped[0].reason
+    assert labels_of(make_dataset(clean, preprocessor, 1)) == [0, 1, 0]
+
+
 def test_folder_with_non_utf8_text_file(tiny, preprocessor):
     (tiny / "food" / "cake.txt").write_bytes(b"A cake \xff\n")
     with pytest.raises(DataError, match="food/cake.*not valid UTF-8"):
