@@ -111,31 +111,36 @@ def _is_tf_error(error: BaseException) -> bool:
 
 
 def _message(error: BaseException, command: str | None = None) -> str:
-    """The first line of ``error``'s message, without TensorFlow's op decorations."""
+    """The first line of ``error``'s message, without TensorFlow's op decorations; a bad
+    example's :class:`~mmzoo.data.DataError` (raised, or met inside a tf.data pass) with the
+    command's advice."""
+    from mmzoo.data.errors import DataError, op_message
+
+    data_error = error if isinstance(error, DataError) else DataError.from_tf_error(error)
+    if data_error is not None:
+        return _data_error_line(data_error, command)
     lines = [line.strip() for line in str(getattr(error, "message", None) or error).splitlines()
              if line.strip()]
     if not lines:
         return type(error).__name__
     # A graph error ("Graph execution error:", "Detected at node ...") says what went wrong
-    # further down; a bad example met inside a tf.data pass shows as its DataError's line.
-    said = [re.sub(r"^.*?(DataError: .*?)\]?$", r"\1", line).replace("`", "'")
-            for line in lines if "DataError: " in line] or [
-        line for line in lines if not re.match(
-            r"Graph execution error|Detected at node|<stack traces unavailable>|File \"", line)]
+    # further down.
+    said = [line for line in lines if not re.match(
+        r"Graph execution error|Detected at node|<stack traces unavailable>|File \"", line)]
     if said and said[0] == "in user code:":  # Python raised inside a tf.function: its last line
         said = [line for line in lines if re.match(r"[\w.]+(Error|Exception): ", line)][-1:]
-    line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", (said or lines)[0])
-    line = re.sub(r"\s*\[Op:\w+\]( name:\s*\S*)?", "", line).strip()
-    line = line.removeprefix("DataError: ")
-    if "Fix or remove this example" in line:
-        # A bad example (raised as is, or from inside a tf.data pass): its advice is for
-        # Python callers (on_error='skip'); say it for the command. (A whole file that
-        # cannot be used says how to fix it: kept as it is.)
-        line = re.sub(r"\.*\s*Fix or remove this example.*$", "", line)
-        skip = ", or pass --on-error skip" if command in ("prepare", "evaluate", "finetune") else (
-            ", or set on_error: skip in the config's train section" if command == "train" else "")
-        line = f"{line}; fix or remove this example{skip}."
-    return line
+    return op_message((said or lines)[0])
+
+
+def _data_error_line(error, command: str | None) -> str:
+    """A :class:`~mmzoo.data.DataError`'s line. A bad example's advice is for Python callers
+    (on_error='skip'): the command says its own. A whole file that cannot be used says how
+    to fix it: kept as it is."""
+    if not error.is_bad_example:
+        return str(error)
+    skip = ", or pass --on-error skip" if command in ("prepare", "evaluate", "finetune") else (
+        ", or set on_error: skip in the config's train section" if command == "train" else "")
+    return f"{error.where}: {error.reason.rstrip('.')}; fix or remove this example{skip}."
 
 
 def _fail(args, line: str, code: int) -> int:

@@ -6,14 +6,21 @@ import atexit
 import dataclasses
 import functools
 import gc
-import re
 import sys
 
 import numpy as np
 import tensorflow as tf
 import tqdm
 
-from mmzoo.data.errors import BadDataReport, DataError, Problem, check_on_error, handle, logger
+from mmzoo.data.errors import (
+    BadDataReport,
+    DataError,
+    Problem,
+    check_on_error,
+    handle,
+    logger,
+    op_message,
+)
 from mmzoo.data.sources import INDEX_KEY, Source
 
 
@@ -51,11 +58,6 @@ def _decoded_in_parallel(rows: tf.data.Dataset, decode) -> tf.data.Dataset:
     return elements.with_options(options)
 
 
-def decoded(source: Source, preprocessor, raw_text: bool = False) -> tf.data.Dataset:
-    """``source``'s rows loaded and preprocessed in parallel, in order: ``(features, label,
-    index)``; the rows that fail to decode are left out."""
-    decode = decode_function(source, preprocessor, raw_text)
-    return _decoded_in_parallel(source.rows, lambda row: (*decode(row), row[INDEX_KEY]))
 
 
 def _diagnose(source: Source, preprocessor, row: dict) -> Problem:
@@ -75,33 +77,22 @@ def _diagnose(source: Source, preprocessor, row: dict) -> Problem:
             try:
                 decode(alone)
             except (tf.errors.OpError, ValueError) as error:
-                message = _op_message(getattr(error, "message", str(error)))
+                message = op_message(getattr(error, "message", str(error))).rstrip(".")
         if message is not None:
             return Problem(origin, path, f"cannot decode the {modality}: {message}")
     return Problem(origin, "", "it cannot be preprocessed")
 
 
-def _row_at(rows: tf.data.Dataset, position: int) -> dict:
-    return next(rows.skip(position).take(1).as_numpy_iterator())
-
-
-def _light_rows(rows: tf.data.Dataset) -> dict[str, np.ndarray] | None:
-    """The rows as NumPy columns when they hold only scalars (paths, strings, labels, ids:
-    cheap to keep), else None."""
-    if not all(spec.shape.rank == 0 for spec in tf.nest.flatten(rows.element_spec)):
-        return None
-    batches = list(rows.batch(65536).as_numpy_iterator())
+def _light_columns(rows: tf.data.Dataset) -> dict[str, np.ndarray]:
+    """The rows' scalars (paths, strings, ids: cheap to keep) and labels as NumPy columns;
+    arrays (decoded images, waveforms) are left out."""
+    keys = [key for key, spec in rows.element_spec.items()
+            if spec.shape.rank == 0 or key == "label"]
+    batches = list(rows.map(lambda row: {key: row[key] for key in keys})
+                   .batch(65536).as_numpy_iterator())
     if not batches:
         return {}
     return {key: np.concatenate([batch[key] for batch in batches]) for key in batches[0]}
-
-
-def _op_message(message: str) -> str:
-    """TF's error message without the graph node and op decorations around it (and an
-    Assert's ``assertion failed: [...]``)."""
-    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message.strip().splitlines()[0])
-    message = re.sub(r"\s*\[Op:\w+\].*$", "", message).strip()
-    return re.sub(r"^assertion failed: \[(.*)\]$", r"\1", message).rstrip(".")
 
 
 class _PassMonitor:
@@ -113,7 +104,7 @@ class _PassMonitor:
         self.source, self.preprocessor, self.on_error = source, preprocessor, on_error
         self.report, self.description = report, description
         self.scan_problems = list(source.problems)
-        self.columns = _light_rows(source.rows)
+        self.columns = _light_columns(source.rows)
         self.pass_ended = False
 
     def dropped(self, start, stop) -> str:
@@ -122,21 +113,17 @@ class _PassMonitor:
 
         Runs inside the pipeline, so it neither iterates a dataset nor raises after TF ops
         (either leaves the interpreter hanging at exit after the error): the rows come from
-        the columns kept when the pipeline was made, and the error is raised by the graph.
+        the columns kept when the pipeline was made (a row's arrays are not kept: a row of
+        decoded arrays is named, its reason only when a file or text makes it fail), and the
+        error is raised by the graph.
         """
         self._start_pass_if_new()
         try:
             for position in range(int(start), int(stop)):
-                if self.columns is None:
-                    problem = Problem(f"the row at position {position} of this input pipeline",
-                                      "", "it cannot be decoded (mmzoo.data.check(source, "
-                                      "preprocessor) names it and the reason)")
-                else:
-                    row = {key: column[position] for key, column in self.columns.items()}
-                    problem = _diagnose(self.source, self.preprocessor, row)
-                handle(problem, self.on_error, self.report)
-        except DataError as error:  # TF's Assert would print quotes escaped: \'
-            return f"DataError: {error}".replace("'", "`")
+                row = {key: column[position] for key, column in self.columns.items()}
+                handle(_diagnose(self.source, self.preprocessor, row), self.on_error, self.report)
+        except DataError as error:
+            return error.to_tf_message()
         return ""
 
     def end_of_pass(self) -> int:
@@ -171,7 +158,8 @@ def _collect_pipelines_before_exit() -> None:
 
 def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
                         report: BadDataReport | None = None,
-                        description: str = "make_dataset pass") -> tf.data.Dataset:
+                        description: str = "make_dataset pass",
+                        raw_inputs: bool = False) -> tf.data.Dataset:
     """``(features, label)`` of every row that decodes, finding bad rows in the same pass.
 
     Rows are decoded in parallel (in order) and those that fail are dropped; the gap
@@ -180,13 +168,15 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     ``on_error="raise"`` the pass stops there with that :class:`~mmzoo.data.DataError`'s
     message (raised by the iterator as a ``tf.errors.InvalidArgumentError``);
     with ``"skip"`` it goes on, counts into ``report`` and logs a summary at the end of
-    each pass; ``report`` then holds that pass's count until the next pass starts afresh.
+    each pass; ``report`` then holds that pass's count until the next pass starts afresh
+    (:meth:`~mmzoo.data.DataError.from_tf_error` gets the DataError back from the TF error).
     Problems found when the source was scanned (missing files, unknown labels) are raised
     here at once, or counted in every pass.
 
     Under ``raise`` the dataset's cardinality is the number of rows (Keras ``fit`` and
     ``evaluate`` need it: with an unknown length, Keras 3 ``evaluate`` counts an extra
-    empty batch); under ``skip`` it is unknown.
+    empty batch); under ``skip`` it is unknown. With ``raw_inputs``, text (any modality whose
+    converter ``stores_raw``) keeps its raw input (see :func:`decode_function`).
     """
     check_on_error(on_error)
     _collect_pipelines_before_exit()
@@ -198,7 +188,7 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     rows = int(source.rows.cardinality())
     if rows < 0:  # unknown length: count once (rows are paths and strings, cheap)
         rows = int(source.rows.reduce(0, lambda count, _: count + 1))
-    decode = decode_function(source, preprocessor)
+    decode = decode_function(source, preprocessor, raw_inputs)
     elements = _decoded_in_parallel(source.rows.enumerate(),
                                     lambda position, row: (*decode(row), position))
     end = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype),
@@ -224,39 +214,26 @@ def decoded_in_one_pass(source: Source, preprocessor, on_error: str = "raise",
     return dataset
 
 
-def scan(source: Source, preprocessor, on_error: str = "raise", description: str = "checking",
-         raw_text: bool = False):
-    """Yield ``(features, label)`` as numpy for every usable example, with a progress bar.
+def decoded_examples(source: Source, preprocessor, on_error: str = "raise",
+                     report: BadDataReport | None = None, description: str = "checking",
+                     raw_inputs: bool = False):
+    """Yield ``(features, label)`` as NumPy of every usable example: one
+    :func:`decoded_in_one_pass` pass, with a progress bar. Under ``raise`` a bad example
+    stops it with its :class:`~mmzoo.data.DataError` (not the TF error carrying it).
 
-    Problems found while scanning the source and examples that fail to decode are
-    raised as :class:`~mmzoo.data.DataError` or skipped and counted, per ``on_error``.
-    Returns (as the generator's value) the :class:`BadDataReport`.
+    Example:
+        >>> report = BadDataReport()
+        >>> usable = sum(1 for _ in decoded_examples(source, pre, "skip", report))  # doctest: +SKIP
     """
-    check_on_error(on_error)
-    report = BadDataReport(total=len(source.origins) + len(source.problems))
-    for problem in source.problems:
-        handle(problem, on_error, report)
-    expected = 0
-    elements = decoded(source, preprocessor, raw_text=raw_text)
-    for features, label, index in tqdm.tqdm(elements.as_numpy_iterator(), desc=description,
-                                            total=len(source.origins), unit="example"):
-        for missing in range(expected, index):
-            handle(_diagnose(source, preprocessor, _row_at(source.rows, missing)), on_error, report)
-        expected = index + 1
-        yield features, label
-    for missing in range(expected, len(source.origins)):
-        handle(_diagnose(source, preprocessor, _row_at(source.rows, missing)), on_error, report)
-    (logger.warning if report.skipped else logger.info)("%s: %s", description, report.summary())
-    return report
-
-
-def drain(generator):
-    """Run a generator to its end and return its return value."""
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
+    dataset = decoded_in_one_pass(source, preprocessor, on_error, report, description, raw_inputs)
+    try:
+        yield from tqdm.tqdm(dataset.as_numpy_iterator(), desc=description,
+                             total=len(source.origins), unit="example")
+    except tf.errors.InvalidArgumentError as error:
+        data_error = DataError.from_tf_error(error)
+        if data_error is None:
+            raise
+        raise data_error from None
 
 
 def check(source: Source, preprocessor, on_error: str = "raise") -> tuple[Source, BadDataReport]:
@@ -267,7 +244,9 @@ def check(source: Source, preprocessor, on_error: str = "raise") -> tuple[Source
         >>> print(report.summary())  # doctest: +SKIP
         skipped 2 of 100 examples: 1 x the file does not exist; 1 x cannot decode the image
     """
-    report = drain(scan(source, preprocessor, on_error))
+    report = BadDataReport()
+    for _ in decoded_examples(source, preprocessor, on_error, report):
+        pass
     position = {origin: index for index, origin in enumerate(source.origins)}
     bad = sorted(position[p.origin] for p in report.skipped if p.origin in position)
     rows = source.rows

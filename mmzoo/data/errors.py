@@ -1,10 +1,18 @@
-"""The bad-data policy: raise an error naming the example, or skip it and count it."""
+"""The bad-data policy: raise an error naming the example, or skip it and count it.
+
+A :class:`DataError` met inside a ``tf.data`` pipeline leaves it as the text of a TF error
+(:meth:`DataError.to_tf_message`); :meth:`DataError.from_tf_error` gets it back, field for
+field, from that TF error: this module is the only one that reads or writes that text.
+"""
 
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
+import json
 import logging
+import re
 
 ON_ERROR = ("raise", "skip")
 logger = logging.getLogger("mmzoo.data")
@@ -12,6 +20,9 @@ logger = logging.getLogger("mmzoo.data")
 
 SKIP_ADVICE = ("Fix or remove this example, or pass on_error='skip' to skip bad examples and "
                "count them.")
+# A DataError's fields in a TF error message: JSON in URL-safe base64, whose characters
+# TF's Assert prints as they are (it escapes quotes and backslashes).
+_CARRIED = re.compile(r"<mmzoo DataError ([A-Za-z0-9_-]+=*)>")
 
 
 class DataError(ValueError):
@@ -20,15 +31,62 @@ class DataError(ValueError):
     ``fix`` is the advice; by default the one for a bad example (fix it, or skip bad
     examples). A whole file that cannot be read (an empty manifest, one in UTF-16...)
     says how to fix the file instead: skipping cannot help.
+
+    Example:
+        >>> error = DataError("train.csv row 3", "cat.png", "the file is empty")
+        >>> str(error).split(". ")[0]
+        'train.csv row 3 (cat.png): the file is empty'
+        >>> DataError.from_tf_error(ValueError(error.to_tf_message())).reason
+        'the file is empty'
     """
 
     def __init__(self, origin: str, path: str, reason: str, fix: str = SKIP_ADVICE):
-        self.origin, self.path, self.reason = origin, path, reason
-        super().__init__(f"{_where(origin, path)}: {reason}. {fix}")
+        self.origin, self.path, self.reason, self.fix = origin, path, reason, fix
+        super().__init__(f"{self.where}: {reason}. {fix}")
+
+    @property
+    def where(self) -> str:
+        """The origin, with the file when there is one: ``"train.csv row 3 (cat.png)"``."""
+        return _where(self.origin, self.path)
+
+    @property
+    def is_bad_example(self) -> bool:
+        """One bad example (its advice: fix it, or skip bad examples), not a whole bad file."""
+        return self.fix == SKIP_ADVICE
+
+    def to_tf_message(self) -> str:
+        """This error as the message of a TF error (e.g. of a failed ``tf.debugging.Assert``
+        in a pipeline): readable, and carrying the fields for :meth:`from_tf_error`."""
+        fields = json.dumps([self.origin, self.path, self.reason, self.fix])
+        carried = base64.urlsafe_b64encode(fields.encode()).decode()
+        readable = str(self).replace("'", "`")  # TF's Assert would print quotes escaped: \'
+        return f"DataError: {readable} <mmzoo DataError {carried}>"
+
+    @classmethod
+    def from_tf_error(cls, error: BaseException) -> DataError | None:
+        """The :class:`DataError` whose :meth:`to_tf_message` ``error``'s message holds (a
+        TF error raised by a pipeline, or any error quoting it), else None."""
+        found = _CARRIED.search(str(getattr(error, "message", None) or error))
+        if found is None:
+            return None
+        return cls(*json.loads(base64.urlsafe_b64decode(found.group(1))))
 
 
 def _where(origin: str, path: str) -> str:
     return f"{origin} ({path})" if path else origin
+
+
+def op_message(message: str) -> str:
+    """The first line of a TF error's message without the graph node and op decorations
+    around it (and an Assert's ``assertion failed: [...]``).
+
+    Example:
+        >>> op_message("{{function_node f}} assertion failed: [no samples] [Op:Assert] name: ")
+        'no samples'
+    """
+    message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message.strip().splitlines()[0])
+    message = re.sub(r"\s*\[Op:\w+\].*$", "", message).strip()
+    return re.sub(r"^assertion failed: \[(.*)\]$", r"\1", message)
 
 
 @dataclasses.dataclass(frozen=True)

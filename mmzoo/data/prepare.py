@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from mmzoo.data.checking import scan
+from mmzoo.data.checking import decoded_examples
 from mmzoo.data.errors import BadDataReport
 from mmzoo.data.sources import Source
 from mmzoo.specs import presence_key
@@ -99,16 +99,12 @@ def prepare(source: Source, preprocessor, directory, *, num_shards: int = 8,
     modalities = preprocessor.modalities
     names = [f"shard-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
     writers = [tf.io.TFRecordWriter(str(directory / name)) for name in names]
-    generator = scan(source, preprocessor, on_error, description=f"preparing {directory}",
-                     raw_text=True)
-    count = 0
+    report, count = BadDataReport(), 0
     try:
-        while True:
-            features, label = next(generator)
+        for features, label in decoded_examples(source, preprocessor, on_error, report,
+                                                f"preparing {directory}", raw_inputs=True):
             writers[count % num_shards].write(_serialize(features, label, preprocessor.converters))
             count += 1
-    except StopIteration as stop:
-        report = stop.value
     finally:
         for writer in writers:
             writer.close()

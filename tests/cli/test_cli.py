@@ -27,7 +27,7 @@ import yaml
 
 import mmzoo
 from mmzoo import cli, run_config
-from mmzoo.data import PreparedData
+from mmzoo.data import DataError, PreparedData
 from mmzoo.models import model_config
 from mmzoo.specs import spec_from_config
 from mmzoo.zoo import from_preset, load_preprocessor, preset_info
@@ -390,6 +390,24 @@ def test_an_error_raised_inside_a_tf_function_is_said_by_its_last_line():
         tf.data.Dataset.from_tensors({"label": 1}).map(lambda row: row["text"])
     assert str(error.value).splitlines()[0] == "in user code:"
     assert cli._message(error.value) == "KeyError: 'text'"
+
+
+def test_a_bad_example_met_inside_a_pipeline_is_said_with_the_commands_advice():
+    """Its fields as they were (quotes and backticks too), the command's advice for its own."""
+    error = DataError("train.csv row 2", "it's `a`.png", "cannot decode the image: 'x' `y`.")
+
+    def fail(_):
+        with tf.control_dependencies([tf.debugging.Assert(False, [error.to_tf_message()])]):
+            return tf.constant(0)
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as carried:
+        list(tf.data.Dataset.range(1).map(fail))
+    said = "train.csv row 2 (it's `a`.png): cannot decode the image: 'x' `y`; fix or remove this example"
+    assert cli._message(carried.value, "prepare") == f"{said}, or pass --on-error skip."
+    assert cli._message(error, "train") == (
+        f"{said}, or set on_error: skip in the config's train section.")
+    whole_file = DataError("train.csv", "", "the file is empty", "Write a header line.")
+    assert cli._message(whole_file, "prepare") == "train.csv: the file is empty. Write a header line."
 
 
 # --- help and guide (in this process) ---------------------------------------------------------

@@ -162,6 +162,85 @@ def test_prepare_skips_bad_files_and_summarizes(tiny, preprocessor):
         prepare(source, preprocessor, tiny / "prepared2", on_error="raise")
 
 
+# Quotes, backticks, colons, backslashes, a newline and non-ASCII: what TF's Assert escapes.
+TRICKY = DataError("données.csv row 3 (line 4)", "/tmp/it's `a`: \"b\"/é\\x.png",
+                   "cannot decode the image: 'bad' `x`: \"y\" \\ ü\nnext", "Re-save it: 'ok'.")
+
+
+def fields(error: DataError) -> tuple:
+    return error.origin, error.path, error.reason, error.fix, str(error)
+
+
+def test_a_data_error_round_trips_through_a_pipeline_exactly():
+    """Raised by a pipeline's Assert (as the one-pass decoder does), iterated eagerly and
+    inside a tf.function (as Keras ``fit`` does): the same fields come back."""
+    def fail(_):
+        message = tf.py_function(TRICKY.to_tf_message, [], tf.string)
+        with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
+            return tf.identity(message)
+
+    dataset = tf.data.Dataset.range(1).map(fail)
+    with pytest.raises(tf.errors.InvalidArgumentError) as eager:
+        list(dataset)
+    with pytest.raises(tf.errors.InvalidArgumentError) as graph:
+        tf.function(lambda iterator: next(iterator))(iter(dataset))
+    for error in (eager.value, graph.value):
+        assert fields(DataError.from_tf_error(error)) == fields(TRICKY)
+    assert DataError.from_tf_error(ValueError("DataError: a (b): c")) is None
+
+
+def test_check_and_make_dataset_report_the_same_problems(tiny, preprocessor):
+    corrupt_image(tiny), truncated_wav(tiny), corrupt_ogg(tiny)
+    bad = [("A cat.", "bad.png", "", "animals"), ("A cat.", "", "cut.wav", "animals"),
+           ("A cat.", "nowhere.png", "", "animals"), ("A cat.", "", "bad.ogg", "animals"),
+           ("A cat.", "", "", "vehicles")]
+    source = from_manifest(write_manifest(tiny, [ROWS[0], bad[0], ROWS[1], *bad[1:], ROWS[2]],
+                                          ".csv"), class_names=["animals", "food"])
+    _, checked = check(source, preprocessor, on_error="skip")
+    passed = BadDataReport()
+    assert labels_of(make_dataset(source, preprocessor, 1, on_error="skip",
+                                  report=passed)) == [0, 1, 0]
+    assert checked == passed
+    # found when the source is made (rows 5 and 7), then while decoding (rows 2, 4, 6)
+    assert [(p.origin.split(" (")[0], pathlib.Path(p.path).name) for p in checked.skipped] == [
+        ("manifest.csv row 5", "nowhere.png"), ("manifest.csv row 7", ""),
+        ("manifest.csv row 2", "bad.png"), ("manifest.csv row 4", "cut.wav"),
+        ("manifest.csv row 6", "bad.ogg")]
+
+    decoding_only = from_manifest(write_manifest(tiny, [ROWS[0], bad[0], bad[1]], ".csv"),
+                                  class_names=["animals", "food"])
+    with pytest.raises(DataError) as raised:
+        check(decoding_only, preprocessor, on_error="raise")
+    with pytest.raises(tf.errors.InvalidArgumentError) as carried:
+        labels_of(make_dataset(decoding_only, preprocessor, 1, on_error="raise"))
+    assert fields(DataError.from_tf_error(carried.value)) == fields(raised.value)
+    assert raised.value.origin == "manifest.csv row 2 (line 3)"
+    assert raised.value.path.endswith("bad.png")
+
+
+def test_rows_holding_arrays_are_named_with_their_bad_file(tiny, preprocessor):
+    """Rows with decoded arrays (not kept for naming bad rows) and audio files: the bad row
+    is named with its file and reason by check and by make_dataset alike."""
+    source, name, reason = manifest_with(tiny, corrupt_ogg)
+    load = source.load
+
+    def load_with_image_arrays(row, specs):
+        arrays = {"image": row["image"]} if "image" in row else {}
+        return {**load({k: v for k, v in row.items() if k != "image"}, specs), **arrays}
+
+    images = tf.data.Dataset.from_tensor_slices({"image": tf.zeros([4, 8, 8, 3], tf.uint8)})
+    source.rows = tf.data.Dataset.zip(source.rows, images).map(lambda row, a: {**row, **a})
+    source.load = load_with_image_arrays
+    clean, checked = check(source, preprocessor, on_error="skip")
+    passed = BadDataReport()
+    assert labels_of(make_dataset(source, preprocessor, 1, on_error="skip",
+                                  report=passed)) == [0, 1, 0]
+    assert checked == passed
+    assert [p.origin for p in checked.skipped] == [BAD_ROW]
+    assert checked.skipped[0].path.endswith(name) and reason in checked.skipped[0].reason
+    assert labels_of(make_dataset(clean, preprocessor, 1)) == [0, 1, 0]
+
+
 def test_folder_with_non_utf8_text_file(tiny, preprocessor):
     (tiny / "food" / "cake.txt").write_bytes(b"A cake \xff\n")
     with pytest.raises(DataError, match="food/cake.*not valid UTF-8"):
