@@ -197,7 +197,9 @@ class Preset:
         preset_classes, preset_task = len(self.info["class_names"]), self.info["task"]
         if num_classes in (None, preset_classes) and task in (None, preset_task):
             return model
-        num_classes, task = num_classes or preset_classes, task or preset_task
+        task = task or preset_task
+        if num_classes is None:  # a binary head has one unit
+            num_classes = 1 if task == "binary" else preset_classes
         if not isinstance(model, MultimodalClassifier):
             return replace_head(model, num_classes, task, classifier_activation,
                                 keep_hidden_layers)
