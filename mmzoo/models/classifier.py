@@ -75,7 +75,8 @@ class MultimodalClassifier(keras.Model):
     ``from_config`` rebuilds the graph from them: a ``.keras`` file or a preset records how
     the model was built, so a new head is a rebuild with other arguments. Build it with
     :func:`build_classifier` (same arguments); the layers and weights are those of the
-    plain Functional model.
+    plain Functional model. The config leaves out what only made the starting weights: the
+    text vocabulary (the preprocessor's) and a backbone encoder's ``weights``.
 
     Example:
         >>> model = build_classifier(image=ImageSpec(28, 28, 1), num_classes=10)
@@ -100,6 +101,11 @@ class MultimodalClassifier(keras.Model):
         super().__init__(*_classifier_graph(**arguments), name=name, **kwargs)
         if text is not None:  # the graph needs only its size; the preprocessor holds the tokens
             arguments["text"] = text.replace(vocabulary=None)
+        # A backbone's starting weights ("imagenet", a file) are not needed to rebuild the
+        # model (its weights travel with it) and must not be downloaded or looked for again.
+        arguments["encoders"] = {
+            m: {k: v for k, v in e.items() if k != "weights"} if isinstance(e, dict) else e
+            for m, e in (encoders or {}).items()}
         self._builder_arguments = copy.deepcopy(arguments)
 
     def get_config(self) -> dict:

@@ -187,14 +187,16 @@ def test_spec_input_shape_mismatch_of_a_custom_encoder():
 
 def test_the_config_is_the_builder_arguments_and_rebuilds_the_same_graph():
     text = TEXT.replace(vocabulary=("frog", "cat"))
-    model = build_classifier(text=text, image=IMAGE, encoders={"image": {"width": 4}},
+    model = build_classifier(text=text, image=IMAGE,
+                             encoders={"image": {"width": 4, "weights": None}},
                              fusion={"name": "gated", "units": 8}, num_classes=3,
                              embedding_dim=8, head_units=(16,), dropout=0.1, name="birds")
     assert isinstance(model, mmzoo.models.MultimodalClassifier)
     config = model.get_config()
     assert config == {
         "name": "birds", "trainable": True, "text": {**TEXT.get_config(), "vocabulary": None},
-        "image": IMAGE.get_config(), "audio": None, "encoders": {"image": {"width": 4}},
+        "image": IMAGE.get_config(), "audio": None,
+        "encoders": {"image": {"width": 4}},  # starting weights are not architecture
         "fusion": {"name": "gated", "units": 8}, "num_classes": 3, "task": "multiclass",
         "include_top": True, "pooling": "avg", "classifier_activation": "auto",
         "embedding_dim": 8, "head_units": [16], "dropout": 0.1, "modality_dropout": 0.0}
