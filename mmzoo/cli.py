@@ -390,11 +390,11 @@ def _finetune(args):
     from mmzoo.zoo import load_preset
 
     preset = _preset(args.preset)
-    loaded = load_preset(preset)
     train_source = _source(args.data)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                learning_rate=args.learning_rate, output_dir=args.output,
                                on_error=args.on_error)
+    loaded = load_preset(preset)
 
     def factory():
         model = loaded.model(num_classes=len(train_source.class_names))
