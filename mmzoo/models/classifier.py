@@ -80,8 +80,9 @@ class MultimodalClassifier(keras.Model):
 
     Example:
         >>> model = build_classifier(image=ImageSpec(28, 28, 1), num_classes=10)
-        >>> model.get_config()["num_classes"], model.get_config()["image"]["height"]
-        (10, 28)
+        >>> config = model.get_config()
+        >>> config["num_classes"], config["fusion"]
+        (10, 'concat')
         >>> rebuilt = MultimodalClassifier.from_config({**model.get_config(), "num_classes": 3})
     """
 
