@@ -29,7 +29,8 @@ _PUBLIC = {
     "models": ["build_classifier", "create_model", "list_models", "with_modality_weights"],
     "specs": ["AudioSpec", "ImageSpec", "TextSpec"],
     "training": ["TrainConfig", "balanced_class_weights", "train"],
-    "zoo": ["from_preset", "list_presets", "load_preprocessor", "preset_info", "save_to_preset"],
+    "zoo": ["Preset", "from_preset", "list_presets", "load_preprocessor", "load_preset",
+            "migrate_preset", "preset_info", "save_to_preset"],
 }
 __getattr__, __dir__, _ = lazy_loader.attach(
     __name__, [module.name for module in pkgutil.iter_modules(__path__)

@@ -391,23 +391,24 @@ def _train(args):
 def _finetune(args):
     from mmzoo.finetuning import freeze_encoders
     from mmzoo.training import TrainConfig
-    from mmzoo.zoo import from_preset, load_preprocessor
+    from mmzoo.zoo import load_preset
 
     preset = _preset(args.preset)
     train_source = _source(args.data)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                learning_rate=args.learning_rate, output_dir=args.output,
                                on_error=args.on_error)
+    loaded = load_preset(preset)
 
     def factory():
-        model = from_preset(preset, num_classes=len(train_source.class_names))
+        model = loaded.model(num_classes=len(train_source.class_names))
         if args.freeze_encoders:
             freeze_encoders(model)
         return model
 
     # A folder recorded by its absolute path: the same preset however the command names it.
     origin = str(pathlib.Path(preset).resolve()) if pathlib.Path(preset).is_dir() else preset
-    _fit_and_save(factory, train_source, load_preprocessor(preset), train_config,
+    _fit_and_save(factory, train_source, loaded.preprocessor, train_config,
                   args.validation, {"name": pathlib.Path(args.output).name,
                                     "description": f"fine-tuned from {preset} by `mmzoo finetune`"},
                   {"preset": origin, "freeze_encoders": args.freeze_encoders}, args.overwrite)
@@ -440,11 +441,10 @@ def _fit_and_save(factory, train_source, pre, train_config, validation, metadata
 def _evaluate(args):
     from mmzoo import evaluation
     from mmzoo.data import make_dataset
-    from mmzoo.zoo import from_preset, load_preprocessor, preset_info
+    from mmzoo.zoo import load_preset
 
-    preset = _preset(args.preset)
-    model, pre = from_preset(preset), load_preprocessor(preset)
-    names = preset_info(preset)["class_names"]
+    preset = load_preset(_preset(args.preset))
+    model, pre, names = preset.model(), preset.preprocessor, preset.class_names
     # Labels are read against the preset's classes (by name or id), not the data's own.
     source = _source(args.data, names)
     with tempfile.TemporaryDirectory(prefix="mmzoo-evaluate-") as cache:
@@ -557,9 +557,10 @@ def _predict_preset(preset, raw, given):
     import numpy as np
     import tensorflow as tf
 
-    from mmzoo.zoo import from_preset, load_preprocessor, preset_info
+    from mmzoo.zoo import load_preset
 
-    pre = load_preprocessor(preset)
+    preset = load_preset(preset)
+    pre = preset.preprocessor
     _check_modalities(given, pre.modalities)
     for modality in raw:  # one at a time: an undecodable file is named
         try:
@@ -567,10 +568,10 @@ def _predict_preset(preset, raw, given):
         except (tf.errors.OpError, ValueError):
             raise ValueError(f"--{modality} {given[modality]}: cannot decode it "
                              f"({_expected(modality)} expected).") from None
-    model = from_preset(preset)
+    model = preset.model()
     features = pre({m: tf.constant([raw.get(m, b"")]) for m in pre.modalities})
     probabilities = np.asarray(model(features, training=False))[0]
-    return probabilities, list(preset_info(preset)["class_names"])
+    return probabilities, preset.class_names
 
 
 def _predict_saved_model(folder: pathlib.Path, raw, given):

@@ -179,12 +179,12 @@ def main(argv=None):
     for split, source in sources.items():
         print(f"      {split}: {len(source.origins)} examples ({manifests[split]})")
 
-    info = mmzoo.preset_info(PRESET)
-    print(f"[2/6] zoo checkpoint {PRESET}: {info['description']}")
-    preprocessor = mmzoo.load_preprocessor(PRESET)
+    preset = mmzoo.load_preset(PRESET)
+    print(f"[2/6] zoo checkpoint {PRESET}: {preset.info['description']}")
+    preprocessor = preset.preprocessor
 
     def fine_tuned_model():
-        model = mmzoo.from_preset(PRESET, num_classes=len(CLASS_NAMES))  # a new 2-class head
+        model = preset.model(num_classes=len(CLASS_NAMES))  # a new 2-class head
         freeze_encoders(model)  # train the fusion and the head; the encoders keep what they know
         return model
 

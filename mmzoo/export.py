@@ -90,11 +90,12 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
         PosixPath('serving/avmnist/1')
     """
     if isinstance(model, (str, os.PathLike)):
-        from mmzoo.zoo import from_preset, load_preprocessor, preset_info
+        from mmzoo.zoo import load_preset
 
-        preset, model = model, from_preset(model)
-        preprocessor = preprocessor or load_preprocessor(preset)
-        class_names = class_names or preset_info(preset)["class_names"]
+        preset = load_preset(model)
+        model = preset.model()
+        preprocessor = preprocessor or preset.preprocessor
+        class_names = class_names or preset.class_names
     task = _task(model)
     class_names = _check_class_names(model, task, class_names)
     _check_preprocessor(model, preprocessor)

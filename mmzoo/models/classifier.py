@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import keras
 
 from mmzoo.encoders import build_encoder
 from mmzoo.fusion import MissingModalityEmbedding, ModalityDropout, ModalityPresence, get_fusion
 from mmzoo.models.head import TASKS, classification_head
-from mmzoo.specs import modalities, presence_key
+from mmzoo.specs import modalities, presence_key, spec_from_config
 
 
 def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion="concat",
@@ -20,6 +22,10 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
     shaped by its spec) and its presence flag (``text_present``, ...: float32
     1.0/0.0 per example). An absent modality contributes nothing: its embedding
     is replaced by a learned "missing" vector and weighting fusions mask it out.
+
+    The model is a :class:`MultimodalClassifier`, whose config is these arguments,
+    unless an encoder or the fusion is a layer object: then a plain Functional model
+    (its config is its graph of registered layers).
 
     Args:
         text: a :class:`~mmzoo.TextSpec`, or None to leave text out.
@@ -49,6 +55,91 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
         >>> sorted(model.input)
         ['image', 'image_present', 'text', 'text_present']
     """
+    arguments = dict(text=text, image=image, audio=audio, encoders=encoders, fusion=fusion,
+                     num_classes=num_classes, task=task, include_top=include_top,
+                     pooling=pooling, classifier_activation=classifier_activation,
+                     embedding_dim=embedding_dim, head_units=head_units, dropout=dropout,
+                     modality_dropout=modality_dropout, **other_specs)
+    if _expressible_as_config(encoders, fusion):
+        return MultimodalClassifier(**arguments, name=name)
+    return keras.Model(*_classifier_graph(**arguments), name=name)
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class MultimodalClassifier(keras.Model):
+    """The Functional model of :func:`build_classifier`, whose config is its builder arguments.
+
+    As a KerasHub backbone, ``get_config()`` returns the constructor arguments (specs as
+    their ``get_config()`` dicts, encoders and fusion as names or option dicts) and
+    ``from_config`` rebuilds the graph from them: a ``.keras`` file or a preset records how
+    the model was built, so a new head is a rebuild with other arguments. Build it with
+    :func:`build_classifier` (same arguments); the layers and weights are those of the
+    plain Functional model. The config leaves out what only made the starting weights: the
+    text vocabulary (the preprocessor's) and a backbone encoder's ``weights``.
+
+    Example:
+        >>> model = build_classifier(image=ImageSpec(28, 28, 1), num_classes=10)
+        >>> config = model.get_config()
+        >>> config["num_classes"], config["fusion"]
+        (10, 'concat')
+        >>> rebuilt = MultimodalClassifier.from_config({**model.get_config(), "num_classes": 3})
+    """
+
+    def __init__(self, text=None, image=None, audio=None, *, encoders=None, fusion="concat",
+                 num_classes=None, task="multiclass", include_top=True, pooling="avg",
+                 classifier_activation="auto", embedding_dim=64, head_units=(), dropout=0.0,
+                 modality_dropout=0.0, name="mmzoo_classifier", **kwargs):
+        other_specs = {m: kwargs.pop(m) for m in modalities() if m in kwargs}
+        arguments = dict(text=text, image=image, audio=audio, encoders=encoders, fusion=fusion,
+                         num_classes=num_classes, task=task, include_top=include_top,
+                         pooling=pooling, classifier_activation=classifier_activation,
+                         embedding_dim=embedding_dim, head_units=head_units, dropout=dropout,
+                         modality_dropout=modality_dropout, **other_specs)
+        if not _expressible_as_config(encoders, fusion):
+            raise ValueError("MultimodalClassifier takes encoders and fusion as names or option "
+                             "dicts; for a layer object use mmzoo.build_classifier, which "
+                             "returns a plain Functional model then.")
+        super().__init__(*_classifier_graph(**arguments), name=name, **kwargs)
+        if text is not None:  # the graph needs only its size; the preprocessor holds the tokens
+            arguments["text"] = text.replace(vocabulary=None)
+        # A backbone's starting weights ("imagenet", a file) are not needed to rebuild the
+        # model (its weights travel with it) and must not be downloaded or looked for again.
+        arguments["encoders"] = {
+            m: {k: v for k, v in e.items() if k != "weights"} if isinstance(e, dict) else e
+            for m, e in (encoders or {}).items()}
+        self._builder_arguments = copy.deepcopy(arguments)
+
+    def get_config(self) -> dict:
+        config = copy.deepcopy(self._builder_arguments)
+        for modality in modalities():
+            if config.get(modality) is not None:
+                config[modality] = config[modality].get_config()
+        config["head_units"] = list(config["head_units"])
+        return {"name": self.name, "trainable": self.trainable, **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for modality in modalities():
+            if isinstance(config.get(modality), dict):
+                config[modality] = spec_from_config(modality, config[modality])
+        return cls(**config)
+
+
+def _expressible_as_config(encoders, fusion) -> bool:
+    """Whether ``encoders`` and ``fusion`` are names or option dicts (no layer objects)."""
+    def plain(value):
+        return value is None or isinstance(value, str) or (
+            isinstance(value, dict) and not any(isinstance(v, keras.layers.Layer)
+                                                for v in value.values()))
+
+    return plain(fusion) and all(plain(encoder) for encoder in (encoders or {}).values())
+
+
+def _classifier_graph(text, image, audio, *, encoders, fusion, num_classes, task, include_top,
+                      pooling, classifier_activation, embedding_dim, head_units, dropout,
+                      modality_dropout, **other_specs):
+    """The inputs (a dict) and output of :func:`build_classifier`'s graph."""
     unknown = sorted(set(other_specs) - set(modalities()))
     if unknown:
         raise TypeError(f"build_classifier() got unexpected keyword arguments {unknown}; "
@@ -76,7 +167,7 @@ def build_classifier(text=None, image=None, audio=None, *, encoders=None, fusion
         x = x[0]
     if include_top:
         x = classification_head(x, task, num_classes, classifier_activation, head_units, dropout)
-    return keras.Model({**inputs, **flags}, x, name=name)
+    return {**inputs, **flags}, x
 
 
 def with_modality_weights(model: keras.Model) -> keras.Model:

@@ -292,14 +292,14 @@ def evaluate_preset(name: str, builder=None) -> dict:
         >>> evaluate_preset("concat_lenet_avmnist")["accuracy"]  # doctest: +SKIP
     """
     from mmzoo.evaluation import evaluate
-    from mmzoo.zoo.preset import from_preset, load_preprocessor, preset_info
+    from mmzoo.zoo.preset import load_preset
 
-    info = preset_info(name)
-    recipe = load_recipe(pathlib.PurePosixPath(info["recipe"]).stem)
+    preset = load_preset(name)
+    recipe = load_recipe(pathlib.PurePosixPath(preset.info["recipe"]).stem)
     builder = builder or tfds_builder(recipe.data["tfds"])
-    pre = load_preprocessor(name)
+    pre = preset.preprocessor
     test = evaluation_dataset(source(recipe, builder, "test", list(pre.modalities)), pre)
-    return summary(evaluate(from_preset(name), test, info["class_names"]))
+    return summary(evaluate(preset.model(), test, preset.class_names))
 
 
 def markdown_table(names=None, folder_of=None) -> str:

@@ -2,9 +2,13 @@
 
 A preset folder holds:
 
-- ``config.json``: the architecture, ``keras.saving.serialize_keras_object(model)``
-  (the Functional config, so models with your own encoders or fusion layers work
-  too, as long as their classes are registered Keras serializables);
+- ``config.json``: the architecture, ``keras.saving.serialize_keras_object(model)``:
+  for a :class:`~mmzoo.models.MultimodalClassifier` (``build_classifier``,
+  ``create_model``) the builder arguments (specs, encoders, fusion, head options),
+  so a new head is a rebuild; for other models (your own encoder or fusion layer
+  objects) the Functional config, whose classes must be registered Keras
+  serializables. Folders saved before the builder arguments (a Functional config)
+  load as they are, and :func:`migrate_preset` rewrites them;
 - ``model.weights.h5``: the weights, ``model.save_weights``;
 - ``preprocessor.json``: the :class:`~mmzoo.preprocessing.Preprocessor` (its specs,
   the adapted text vocabulary included), when the preset was saved with one;
@@ -14,18 +18,20 @@ A preset folder holds:
 
 A preset is found by registered name (:func:`mmzoo.list_presets`), folder path,
 or ``file://`` / ``http(s)://`` URL of a folder; URLs are fetched into the cache
-(``$MMZOO_HOME``). Every file is sha256-checked on every load, and the file names
-a metadata.json lists must be plain names inside the preset folder.
+(``$MMZOO_HOME``). :func:`load_preset` sha256-checks every file once and returns a
+:class:`Preset` (model, preprocessor, class names, metadata); the file names a
+metadata.json lists must be plain names inside the preset folder.
 
 Example:
     >>> save_to_preset(model, "presets/birds", class_names=["owl", "wren"],  # doctest: +SKIP
     ...                preprocessor=preprocessor, metadata={"dataset": "birds", "license": "CC-BY-4.0"})
-    >>> model = from_preset("presets/birds", num_classes=5)  # doctest: +SKIP
-    >>> preprocessor = load_preprocessor("presets/birds")  # doctest: +SKIP
+    >>> preset = load_preset("presets/birds")  # doctest: +SKIP
+    >>> model, preprocessor = preset.model(num_classes=5), preset.preprocessor  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,7 +46,7 @@ import keras
 
 from mmzoo._version import __version__
 from mmzoo.finetuning import replace_head
-from mmzoo.models import TASKS, classifier_head
+from mmzoo.models import TASKS, MultimodalClassifier, build_classifier, classifier_head
 from mmzoo.preprocessing import Preprocessor
 from mmzoo.utils import publish_folder, staging_folder
 from mmzoo.zoo.fetch import (
@@ -132,54 +138,126 @@ def save_to_preset(model: keras.Model, preset_dir, *, class_names, preprocessor=
     return preset_dir
 
 
+class Preset:
+    """A preset resolved and verified once: its model, preprocessor, class names and metadata.
+
+    Made by :func:`load_preset`; every file was sha256-checked then, and is read from
+    :attr:`folder` without checking it again.
+
+    Example:
+        >>> preset = load_preset("gated_lenet_avmnist")  # doctest: +SKIP
+        >>> preset.class_names[:3], preset.info["license"]  # doctest: +SKIP
+        >>> model = preset.model(num_classes=5)  # doctest: +SKIP
+        >>> features = preset.preprocessor(raw_batch)  # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, folder: pathlib.Path, info: dict):
+        self.name = name
+        #: The local folder holding the verified files.
+        self.folder = folder
+        #: The metadata (``metadata.json``): class names, task, provenance, file hashes.
+        self.info = info
+
+    def __repr__(self) -> str:
+        return f"Preset({self.name!r}, folder={os.fspath(self.folder)!r})"
+
+    @property
+    def class_names(self) -> list[str]:
+        """The label of each output unit (binary task: negative, positive)."""
+        return list(self.info["class_names"])
+
+    @functools.cached_property
+    def preprocessor(self) -> Preprocessor:
+        """The :class:`~mmzoo.preprocessing.Preprocessor` (raw inputs to model inputs)."""
+        if PREPROCESSOR_FILE not in self.info["files"]:
+            raise ValueError(f"preset {self.name!r} was saved without a preprocessor; build "
+                             "one from the specs with mmzoo.preprocessing.Preprocessor (text "
+                             "needs the vocabulary the model was trained with).")
+        return _deserialize(self.folder / PREPROCESSOR_FILE, Preprocessor)
+
+    def model(self, num_classes=None, task=None, classifier_activation="auto",
+              keep_hidden_layers=True) -> keras.Model:
+        """A new instance of the preset's model, with its weights.
+
+        With a ``num_classes`` (or ``task``) other than the preset's, the head is new:
+        a :class:`~mmzoo.models.MultimodalClassifier` is rebuilt from its builder arguments
+        with the new head options and gets the preset's weights everywhere else; another
+        model (a Functional config) gets its head replaced
+        (:func:`mmzoo.finetuning.replace_head`). Either way encoders and fusion keep the
+        preset's weights exactly.
+
+        Args:
+            num_classes: the classes of a new head; None keeps the preset's head.
+            task: the task of a new head; None keeps the preset's task.
+            classifier_activation: the new head's final activation (``"auto"``: by task).
+            keep_hidden_layers: keep the head's hidden Dense layers (with their weights)
+                and replace only ``logits``.
+        """
+        model = _load_model(self.folder, self.info)
+        preset_classes, preset_task = len(self.info["class_names"]), self.info["task"]
+        if num_classes in (None, preset_classes) and task in (None, preset_task):
+            return model
+        task = task or preset_task
+        if num_classes is None:  # a binary head has one unit
+            num_classes = 1 if task == "binary" else preset_classes
+        if not isinstance(model, MultimodalClassifier):
+            return replace_head(model, num_classes, task, classifier_activation,
+                                keep_hidden_layers)
+        head = {"num_classes": num_classes, "task": task,
+                "classifier_activation": classifier_activation}
+        if not keep_hidden_layers:
+            head.update(head_units=[], dropout=0.0)
+        rebuilt = MultimodalClassifier.from_config({**model.get_config(), **head})
+        new_logits = classifier_head(rebuilt).logits_layer
+        for layer in rebuilt.layers:
+            if layer.weights and layer is not new_logits:
+                layer.set_weights(model.get_layer(layer.name).get_weights())
+        return rebuilt
+
+
+def load_preset(preset) -> Preset:
+    """A registered name, a preset folder, or its ``file://``/``http(s)://`` URL, verified.
+
+    Resolves the preset (downloading a URL's files into the cache), checks its metadata
+    and the sha256 of every file once, and returns the :class:`Preset`.
+
+    Example:
+        >>> preset = mmzoo.load_preset("gated_lenet_avmnist")  # doctest: +SKIP
+        >>> model = preset.model(num_classes=5)  # doctest: +SKIP
+        >>> model.compile("adam", "sparse_categorical_crossentropy")  # doctest: +SKIP
+    """
+    return Preset(os.fspath(preset), *_open(preset))
+
+
 def from_preset(preset, num_classes=None, task=None, classifier_activation="auto",
                 keep_hidden_layers=True) -> keras.Model:
-    """The model of a preset: a registered name, a preset folder, or its ``file://``/``http(s)://`` URL.
+    """The model of a preset: ``load_preset(preset).model(...)`` (see :meth:`Preset.model`).
 
-    With a ``num_classes`` (or ``task``) other than the preset's, every weight is
-    loaded and then the head is replaced with a new one
-    (:func:`mmzoo.finetuning.replace_head`): encoders and fusion keep the preset's
-    weights exactly. Class names and provenance are in :func:`preset_info`, the
-    matching preprocessing in :func:`load_preprocessor`.
-
-    Args:
-        preset: see :func:`mmzoo.list_presets`, or a path or URL.
-        num_classes: the classes of a new head; None keeps the preset's head.
-        task: the task of a new head; None keeps the preset's task.
-        classifier_activation: the new head's final activation (``"auto"``: by task).
-        keep_hidden_layers: keep the head's hidden Dense layers and replace only ``logits``.
+    Class names and provenance are in :func:`preset_info`, the matching preprocessing
+    in :func:`load_preprocessor`; :func:`load_preset` gives all three from one check.
 
     Example:
         >>> model = mmzoo.from_preset("gated_lenet_avmnist", num_classes=5)  # doctest: +SKIP
         >>> model.compile("adam", "sparse_categorical_crossentropy")  # doctest: +SKIP
     """
-    folder, metadata = _open(preset)
-    model = _load_model(folder, metadata)
-    preset_classes = len(metadata["class_names"])
-    if num_classes in (None, preset_classes) and task in (None, metadata["task"]):
-        return model
-    return replace_head(model, num_classes or preset_classes, task or metadata["task"],
-                        classifier_activation, keep_hidden_layers)
+    return load_preset(preset).model(num_classes, task, classifier_activation,
+                                     keep_hidden_layers)
 
 
 def load_preprocessor(preset) -> Preprocessor:
-    """The preset's :class:`~mmzoo.preprocessing.Preprocessor` (raw inputs to model inputs).
+    """The preset's :class:`~mmzoo.preprocessing.Preprocessor`: ``load_preset(preset).preprocessor``.
 
     Example:
         >>> features = load_preprocessor("gated_lenet_avmnist")(raw_batch)  # doctest: +SKIP
     """
-    folder, metadata = _open(preset)
-    if PREPROCESSOR_FILE not in metadata["files"]:
-        raise ValueError(f"preset {os.fspath(preset)!r} was saved without a preprocessor; build "
-                         "one from the specs with mmzoo.preprocessing.Preprocessor (text needs the "
-                         "vocabulary the model was trained with).")
-    return _deserialize(folder / PREPROCESSOR_FILE, Preprocessor)
+    return load_preset(preset).preprocessor
 
 
 def preset_info(preset) -> dict:
     """A preset's metadata: class names, task, dataset, metrics, license, file hashes...
 
-    A registered preset answers from the registry, without downloading anything.
+    A registered preset answers from the registry, without downloading anything; others
+    are ``load_preset(preset).info``.
 
     Example:
         >>> info = preset_info("gated_lenet_avmnist")  # doctest: +SKIP
@@ -187,7 +265,73 @@ def preset_info(preset) -> dict:
     """
     if is_registered(os.fspath(preset)):
         return preset_entry(os.fspath(preset))["metadata"]
-    return _open(preset)[1]
+    return load_preset(preset).info
+
+
+def migrate_preset(old_preset, new_folder, *, builder_args=None, overwrite=False) -> pathlib.Path:
+    """Rewrite a preset whose ``config.json`` is a Functional graph into the builder-arguments
+    layout (a :class:`~mmzoo.models.MultimodalClassifier` config), same weights and metadata.
+
+    The builder arguments are ``builder_args`` (:func:`mmzoo.build_classifier` arguments)
+    or, by default, those of the committed recipe the metadata's ``recipe`` names. They
+    must rebuild exactly the old graph (its Functional config is compared), so the new
+    preset predicts as the old one; the new folder is verified as it is loaded back.
+
+    Args:
+        old_preset: a registered name, folder or URL of a preset in the old layout.
+        new_folder: the folder to write (see :func:`save_to_preset`).
+        builder_args: the ``build_classifier`` arguments of the old model, when its
+            metadata names no committed recipe.
+        overwrite: replace an existing ``new_folder``.
+
+    Example:
+        >>> migrate_preset("gated_lenet_avmnist", "presets/gated_lenet_avmnist")  # doctest: +SKIP
+    """
+    old = load_preset(old_preset)
+    model = old.model()
+    if isinstance(model, MultimodalClassifier):
+        raise ValueError(f"preset {old.name!r} already records its builder arguments in "
+                         f"{CONFIG_FILE}; there is nothing to migrate.")
+    rebuilt = _rebuild(old, builder_args)
+    if _functional_config(rebuilt) != _functional_config(model):
+        source = ("builder_args=" if builder_args is not None
+                  else f"those of recipe {old.info.get('recipe')!r}")
+        raise ValueError(f"the builder arguments of preset {old.name!r} ({source}) do not build "
+                         f"the graph of {old.folder / CONFIG_FILE}; pass the build_classifier "
+                         "arguments its model was made with as builder_args=.")
+    rebuilt.set_weights(model.get_weights())
+    preprocessor = old.preprocessor if PREPROCESSOR_FILE in old.info["files"] else None
+    provenance = {k: v for k, v in old.info.items() if k not in GENERATED_METADATA}
+    new_folder = save_to_preset(rebuilt, new_folder, class_names=old.class_names,
+                                preprocessor=preprocessor, task=old.info["task"],
+                                metadata=provenance, overwrite=overwrite)
+    load_preset(new_folder)  # verifies what was written
+    return new_folder
+
+
+def _rebuild(old: Preset, builder_args) -> keras.Model:
+    """The model ``builder_args`` (or the recipe of ``old``'s metadata) builds, untrained."""
+    if builder_args is None:
+        from mmzoo import recipes
+
+        recipe = pathlib.PurePosixPath(str(old.info.get("recipe", ""))).stem
+        if recipe not in recipes.recipe_names():
+            raise ValueError(f"preset {old.name!r} names no committed recipe "
+                             f"(recipe={old.info.get('recipe')!r}); pass the build_classifier "
+                             "arguments its model was made with as builder_args=.")
+        return recipes.load_recipe(recipe).model_factory(old.preprocessor,
+                                                         len(old.class_names))()
+    model = build_classifier(**builder_args)
+    if not isinstance(model, MultimodalClassifier):
+        raise ValueError("builder_args has an encoder or fusion layer object: such a model is "
+                         "saved as a Functional config, which is already the layout it has.")
+    return model
+
+
+def _functional_config(model: keras.Model) -> dict:
+    """The model's graph as a Functional config, JSON-normalized (tuples as lists)."""
+    graph = keras.Model(model.input, model.output, name=model.name)
+    return json.loads(json.dumps(graph.get_config()))
 
 
 def registry_entry(preset_dir, *, url=None, path=None) -> dict:

@@ -1,5 +1,7 @@
 """build_classifier: heads, subsets of modalities, the seed documents' models, bad arguments."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -179,3 +181,58 @@ def test_spec_input_shape_mismatch_of_a_custom_encoder():
     encoder = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
     with pytest.raises(ValueError, match=r"encoders\['image'\] takes inputs of shape"):
         build_classifier(image=IMAGE, encoders={"image": encoder}, num_classes=2)
+
+
+# MultimodalClassifier: the model's config is its builder arguments.
+
+def test_the_config_is_the_builder_arguments_and_rebuilds_the_same_graph():
+    text = TEXT.replace(vocabulary=("frog", "cat"))
+    model = build_classifier(text=text, image=IMAGE,
+                             encoders={"image": {"width": 4, "weights": None}},
+                             fusion={"name": "gated", "units": 8}, num_classes=3,
+                             embedding_dim=8, head_units=(16,), dropout=0.1, name="birds")
+    assert isinstance(model, mmzoo.models.MultimodalClassifier)
+    config = model.get_config()
+    assert config == {
+        "name": "birds", "trainable": True, "text": {**TEXT.get_config(), "vocabulary": None},
+        "image": IMAGE.get_config(), "audio": None,
+        "encoders": {"image": {"width": 4}},  # starting weights are not architecture
+        "fusion": {"name": "gated", "units": 8}, "num_classes": 3, "task": "multiclass",
+        "include_top": True, "pooling": "avg", "classifier_activation": "auto",
+        "embedding_dim": 8, "head_units": [16], "dropout": 0.1, "modality_dropout": 0.0}
+    rebuilt = keras.saving.deserialize_keras_object(
+        json.loads(json.dumps(keras.saving.serialize_keras_object(model))))
+    assert type(rebuilt) is type(model) and rebuilt.get_config() == config
+    graph = [keras.Model(m.input, m.output).get_config()["layers"] for m in (model, rebuilt)]
+    assert graph[0] == graph[1]  # every layer, by name and config
+    rebuilt.set_weights(model.get_weights())
+    inputs = random_inputs(model)
+    np.testing.assert_array_equal(numpy(rebuilt(inputs)), numpy(model(inputs)))
+
+
+def test_a_keras_file_and_clone_model_keep_a_multimodal_classifier_working(tmp_path):
+    model = tiny(image=IMAGE, audio=AUDIO, fusion="attention", num_classes=3)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert isinstance(reloaded, mmzoo.models.MultimodalClassifier)
+    assert reloaded.get_config() == model.get_config()
+    inputs = random_inputs(model)
+    np.testing.assert_array_equal(numpy(reloaded(inputs)), numpy(model(inputs)))
+    fit_one_epoch(reloaded, "sparse_categorical_crossentropy", np.array([0, 1, 2, 0]))
+    clone = keras.models.clone_model(model)
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+    assert sorted(mmzoo.with_modality_weights(reloaded).output) == ["modality_weights",
+                                                                   "predictions"]
+
+
+def test_a_layer_object_encoder_or_fusion_gives_a_plain_functional_model():
+    inputs = keras.Input(IMAGE.shape, name="image")
+    encoder = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs),
+                          name="image_encoder")
+    for kwargs in ({"encoders": {"image": encoder}},
+                   {"fusion": mmzoo.fusion.get_fusion("concat")}):
+        model = build_classifier(image=IMAGE, num_classes=2, **kwargs)
+        assert not isinstance(model, mmzoo.models.MultimodalClassifier)
+        assert keras.Model.from_config(model.get_config()).output.shape == (None, 2)
+    with pytest.raises(ValueError, match="for a layer object use mmzoo.build_classifier"):
+        mmzoo.models.MultimodalClassifier(image=IMAGE, num_classes=2, encoders={"image": encoder})

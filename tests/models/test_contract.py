@@ -64,7 +64,7 @@ def test_keras_file_round_trip_gives_identical_outputs(model, tmp_path):
 
 def test_config_round_trip(model):
     config = model.get_config()
-    rebuilt = keras.Model.from_config(copy.deepcopy(config))  # from_config consumes nested dicts
+    rebuilt = type(model).from_config(copy.deepcopy(config))  # from_config consumes nested dicts
     assert rebuilt.get_config() == config
     rebuilt.set_weights(model.get_weights())
     inputs = random_inputs(model)

@@ -5,7 +5,9 @@ from scratch."""
 from __future__ import annotations
 
 import functools
+import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -45,6 +47,39 @@ def test_preset_loads_offline_and_predicts(name):
     assert preprocessor.modalities == tuple(info["modalities"])
     probabilities = model.predict(random_inputs(model, batch_size=2), verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_preset_loads_by_load_preset_and_migrates_with_identical_predictions(name, tmp_path):
+    folder = CHECKPOINTS_DIR / name
+    # The path from_preset took before load_preset: the Functional config.json, its weights.
+    reference = keras.saving.deserialize_keras_object(
+        json.loads((folder / "config.json").read_text(encoding="utf-8")))
+    reference.load_weights(folder / "model.weights.h5")
+    inputs = random_inputs(reference, batch_size=3)
+    expected = keras.ops.convert_to_numpy(reference(inputs, training=False))
+
+    def predict(model):
+        return keras.ops.convert_to_numpy(model(inputs, training=False))
+
+    preset = mmzoo.load_preset(name)
+    assert preset.folder == folder
+    np.testing.assert_array_equal(predict(preset.model()), expected)
+    np.testing.assert_array_equal(predict(mmzoo.from_preset(name)), expected)
+
+    migrated = mmzoo.load_preset(mmzoo.migrate_preset(name, tmp_path / name))  # re-verified
+    config = json.loads((migrated.folder / "config.json").read_text(encoding="utf-8"))
+    assert config["class_name"] == "MultimodalClassifier"
+    np.testing.assert_allclose(predict(migrated.model()), expected, atol=1e-6)
+    assert migrated.preprocessor.specs == preset.preprocessor.specs
+    assert migrated.info["metrics"] == preset.info["metrics"]
+    new_head = migrated.model(num_classes=3)
+    for layer in reference.layers:
+        if layer.name.endswith("_encoder") or layer.name == "fusion":
+            for original, loaded in zip(layer.weights, new_head.get_layer(layer.name).weights,
+                                        strict=True):
+                np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded),
+                                              keras.ops.convert_to_numpy(original))
 
 
 @pytest.mark.parametrize("name", SHIPPED)
