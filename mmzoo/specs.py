@@ -84,6 +84,11 @@ class Spec:
         """A copy with some fields changed, e.g. ``spec.replace(height=64)``."""
         return dataclasses.replace(self, **changes)
 
+    def unlearned(self):
+        """The spec without what preprocessing learned from a training split (the model's
+        graph does not depend on it): itself, except a TextSpec's vocabulary."""
+        return self
+
 
 @dataclasses.dataclass(frozen=True)
 class TextSpec(Spec):
@@ -123,6 +128,9 @@ class TextSpec(Spec):
     @property
     def shape(self) -> tuple[int, ...]:
         return (self.sequence_length,)
+
+    def unlearned(self) -> TextSpec:
+        return self.replace(vocabulary=None)
 
 
 @dataclasses.dataclass(frozen=True)

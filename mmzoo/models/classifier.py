@@ -100,8 +100,9 @@ class MultimodalClassifier(keras.Model):
                              "dicts; for a layer object use mmzoo.build_classifier, which "
                              "returns a plain Functional model then.")
         super().__init__(*_classifier_graph(**arguments), name=name, **kwargs)
-        if text is not None:  # the graph needs only its size; the preprocessor holds the tokens
-            arguments["text"] = text.replace(vocabulary=None)
+        for modality in modalities():  # what preprocessing learned (a vocabulary) is the
+            if arguments.get(modality) is not None:  # preprocessor's, not the graph's
+                arguments[modality] = arguments[modality].unlearned()
         # A backbone's starting weights ("imagenet", a file) are not needed to rebuild the
         # model (its weights travel with it) and must not be downloaded or looked for again.
         arguments["encoders"] = {

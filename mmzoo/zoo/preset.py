@@ -585,5 +585,5 @@ def _check_preprocessor(model: keras.Model, preprocessor: Preprocessor) -> None:
     unadapted = [m for m, converter in preprocessor.converters.items() if converter.needs_adapting]
     if unadapted:
         raise ValueError(f"the preprocessor's {unadapted[0]} converter has not learned from the "
-                         "training split (a TextSpec has no vocabulary): adapt it first "
-                         "(preprocessor = preprocessor.adapted_on(train_source)).")
+                         "training split (a TextSpec has no vocabulary yet): adapt it on the "
+                         "training texts first (preprocessor = preprocessor.adapted_on(source)).")

@@ -18,7 +18,8 @@ PUBLIC = {
     "create_model": "mmzoo.models", "list_models": "mmzoo.models",
     "with_modality_weights": "mmzoo.models", "export_saved_model": "mmzoo.export",
     "from_preset": "mmzoo.zoo", "list_presets": "mmzoo.zoo", "load_preprocessor": "mmzoo.zoo",
-    "preset_info": "mmzoo.zoo", "save_to_preset": "mmzoo.zoo",
+    "preset_info": "mmzoo.zoo", "save_to_preset": "mmzoo.zoo", "Preset": "mmzoo.zoo",
+    "load_preset": "mmzoo.zoo", "migrate_preset": "mmzoo.zoo",
     "get_strategy": "mmzoo.distribute", "list_fusions": "mmzoo.fusion",
     "register_fusion": "mmzoo.fusion",
 }

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-import mmzoo.data.sources
+import mmzoo.utils
 from mmzoo.data import DataError, check, from_folder, from_manifest
 from tests.data_files import pattern, write_image
 from tests.faults.corpus import (
@@ -41,7 +41,7 @@ def refuse_reading(monkeypatch, path: pathlib.Path) -> None:
                 raise PermissionError(errno.EACCES, "Permission denied", str(path))
             return builtins.open(file, *args, **kwargs)
 
-        monkeypatch.setattr(mmzoo.data.sources, "open", fake_open, raising=False)
+        monkeypatch.setattr(mmzoo.utils, "open", fake_open, raising=False)
 
 
 def directory(tmp, monkeypatch):
