@@ -97,7 +97,7 @@ def export_saved_model(model, base_dir, version: int | None = None, *, preproces
         preprocessor = preprocessor or preset.preprocessor
         class_names = class_names or preset.class_names
     task = _task(model)
-    class_names = _check_class_names(model, task, class_names)
+    class_names = classifier_head(model).checked_class_names(class_names, task)
     _check_preprocessor(model, preprocessor)
 
     base_dir = pathlib.Path(base_dir)
@@ -298,17 +298,6 @@ def _task(model: keras.Model) -> str:
                          "needs probabilities: build it with classifier_activation='auto' "
                          "(softmax or sigmoid).")
     return head.task
-
-
-def _check_class_names(model, task, class_names) -> list[str]:
-    count = classifier_head(model).num_classes
-    if class_names is None:
-        return [str(i) for i in range(count)]
-    class_names = [str(name) for name in class_names]
-    if len(class_names) != count:
-        raise ValueError(f"class_names has {len(class_names)} names but the {task} model "
-                         f"{model.name!r} needs {count} (one per class).")
-    return class_names
 
 
 def _check_preprocessor(model, preprocessor) -> None:

@@ -106,6 +106,7 @@ def _csv_records(path, text: str) -> list[tuple[int, dict | str]]:
     names = _csv_columns(path, records[0][2])
     if len(records) == 1:
         raise file_error(path, "the file holds a header but no rows", "Add a row per example.")
+    known = [name in columns() for name in names]
     rows = []
     for line, last_line, fields in records[1:]:
         if len(fields) != len(names):
@@ -114,7 +115,7 @@ def _csv_records(path, text: str) -> list[tuple[int, dict | str]]:
                 reason += f"; the row runs on to line {last_line}{_UNCLOSED_QUOTE}"
             rows.append((line, reason))
             continue
-        row = {name: field for name, field in zip(names, fields, strict=True) if name in columns()}
+        row = {name: field for name, field, kept in zip(names, fields, known, strict=True) if kept}
         rows.append((line, _oversized(row, _UNCLOSED_QUOTE) or row))
     return rows
 
@@ -157,10 +158,11 @@ def _check_columns(path, names: list[str], kind: str, strict: bool) -> None:
 def _misspelt(names, kind: str) -> str:
     """``"unknown column 'Text' (did you mean 'text'?)"`` for the names close to a known
     column that ``names`` lack (another case, spaces around it, a typo); "" if none."""
-    absent = [column for column in columns() if column not in names]
+    known = columns()
+    absent = [column for column in known if column not in names]
     hints = []
     for name in names:
-        if name in columns():
+        if name in known:
             continue
         key = name.strip().lower()
         close = [key] if key in absent else difflib.get_close_matches(key, absent, 1, 0.8)
@@ -230,5 +232,6 @@ def _json_object(content: str) -> dict | str:
 
 def _json_row(value: dict) -> dict | str:
     """A JSON object's row (its known keys), or why it is bad."""
-    row = {key: item for key, item in value.items() if key in columns()}
+    known = columns()
+    row = {key: item for key, item in value.items() if key in known}
     return _misspelt(list(value), "key") or _oversized(row) or row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 
 import keras
 
@@ -73,9 +74,10 @@ class MultimodalClassifier(keras.Model):
     their ``get_config()`` dicts, encoders and fusion as names or option dicts) and
     ``from_config`` rebuilds the graph from them: a ``.keras`` file or a preset records how
     the model was built, so a new head is a rebuild with other arguments. Build it with
-    :func:`build_classifier` (same arguments); the layers and weights are those of the
-    plain Functional model. The config leaves out what only made the starting weights: the
-    text vocabulary (the preprocessor's) and a backbone encoder's ``weights``.
+    :func:`build_classifier` (same arguments, its defaults for those left out); the layers
+    and weights are those of the plain Functional model. The config leaves out what only
+    made the starting weights: the text vocabulary (the preprocessor's) and a backbone
+    encoder's ``weights``.
 
     Example:
         >>> model = build_classifier(image=ImageSpec(28, 28, 1), num_classes=10)
@@ -85,21 +87,14 @@ class MultimodalClassifier(keras.Model):
         >>> rebuilt = MultimodalClassifier.from_config({**model.get_config(), "num_classes": 3})
     """
 
-    def __init__(self, text=None, image=None, audio=None, *, encoders=None, fusion="concat",
-                 num_classes=None, task="multiclass", include_top=True, pooling="avg",
-                 classifier_activation="auto", embedding_dim=64, head_units=(), dropout=0.0,
-                 modality_dropout=0.0, name="mmzoo_classifier", **kwargs):
-        other_specs = {m: kwargs.pop(m) for m in modalities() if m in kwargs}
-        arguments = dict(text=text, image=image, audio=audio, encoders=encoders, fusion=fusion,
-                         num_classes=num_classes, task=task, include_top=include_top,
-                         pooling=pooling, classifier_activation=classifier_activation,
-                         embedding_dim=embedding_dim, head_units=head_units, dropout=dropout,
-                         modality_dropout=modality_dropout, **other_specs)
-        if not _expressible_as_config(encoders, fusion):
+    def __init__(self, *, name="mmzoo_classifier", **arguments):
+        keras_options = {k: arguments.pop(k) for k in ("trainable", "dtype") if k in arguments}
+        arguments = {**_builder_defaults(), **arguments}
+        if not _expressible_as_config(arguments["encoders"], arguments["fusion"]):
             raise ValueError("MultimodalClassifier takes encoders and fusion as names or option "
                              "dicts; for a layer object use mmzoo.build_classifier, which "
                              "returns a plain Functional model then.")
-        super().__init__(*_classifier_graph(**arguments), name=name, **kwargs)
+        super().__init__(*_classifier_graph(**arguments), name=name, **keras_options)
         for modality in modalities():  # what preprocessing learned (a vocabulary) is the
             if arguments.get(modality) is not None:  # preprocessor's, not the graph's
                 arguments[modality] = arguments[modality].unlearned()
@@ -107,7 +102,7 @@ class MultimodalClassifier(keras.Model):
         # model (its weights travel with it) and must not be downloaded or looked for again.
         arguments["encoders"] = {
             m: {k: v for k, v in e.items() if k != "weights"} if isinstance(e, dict) else e
-            for m, e in (encoders or {}).items()}
+            for m, e in (arguments["encoders"] or {}).items()}
         self._builder_arguments = copy.deepcopy(arguments)
 
     def get_config(self) -> dict:
@@ -125,6 +120,12 @@ class MultimodalClassifier(keras.Model):
             if isinstance(config.get(modality), dict):
                 config[modality] = spec_from_config(modality, config[modality])
         return cls(**config)
+
+
+def _builder_defaults() -> dict:
+    """:func:`build_classifier`'s default arguments (its ``name`` aside): one list of them."""
+    parameters = inspect.signature(build_classifier).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not p.empty and p.name != "name"}
 
 
 def _expressible_as_config(encoders, fusion) -> bool:

@@ -120,6 +120,24 @@ class ClassifierHead:
         shifted = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
         return shifted / shifted.sum(axis=-1, keepdims=True)
 
+    def checked_class_names(self, class_names=None, task: str | None = None) -> list[str]:
+        """``class_names`` as strings, once there is one per class (:attr:`num_classes`);
+        ``"0"``, ``"1"``... for None. A ValueError names both counts (``task``, default the
+        head's, says which model in the message).
+
+        Example:
+            >>> classifier_head(create_model("concat_tiny", num_classes=2)).checked_class_names()
+            ['0', '1']
+        """
+        if class_names is None:
+            return [str(i) for i in range(self.num_classes)]
+        class_names = [str(name) for name in class_names]
+        if len(class_names) != self.num_classes:
+            raise ValueError(f"class_names has {len(class_names)} names but the "
+                             f"{task or self.task} model {self.model.name!r} needs "
+                             f"{self.num_classes} (one per class).")
+        return class_names
+
     def encoders(self, modalities=None) -> dict[str, keras.Model]:
         """Each modality's encoder sub-model (the one called on its input), by modality.
 

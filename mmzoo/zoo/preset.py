@@ -574,10 +574,7 @@ def _infer_task(model: keras.Model) -> str:
 def _check_outputs(model: keras.Model, class_names: list[str], task: str) -> None:
     if task not in TASKS:
         raise ValueError(f"task={task!r} is unknown; use one of {list(TASKS)}.")
-    expected = classifier_head(model).num_classes
-    if len(class_names) != expected:
-        raise ValueError(f"class_names has {len(class_names)} names but the {task} model "
-                         f"{model.name!r} needs {expected} (one per class).")
+    classifier_head(model).checked_class_names(class_names, task)
 
 
 def _check_preprocessor(model: keras.Model, preprocessor: Preprocessor) -> None:
