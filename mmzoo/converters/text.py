@@ -95,7 +95,7 @@ class TextConverter(Converter):
 
     @property
     def needs_adapting(self) -> bool:
-        return self.spec.vocabulary is None
+        return self.spec.learns_vocabulary and self.spec.vocabulary is None
 
     def adapt(self, values) -> TextConverter:
         return TextConverter(_tokenizer_class(self.spec).adapted_spec(self.spec, values),
