@@ -144,6 +144,10 @@ class Backbone:
         """Set ``model``'s weights from the (verified) pretrained file at ``path``."""
         raise NotImplementedError
 
+    def pretrained_source(self):
+        """What :meth:`load_pretrained` reads: the verified ``weights_file``'s path."""
+        return self.weights_file.path()
+
     def blocks(self, model) -> list[list[Any]]:
         """The model's layers grouped in blocks, input side first (``unfreeze_top=N``
         trains the last N)."""
@@ -186,7 +190,7 @@ class Backbone:
         self.check_spec(spec)
         model = self.build_model(spec)
         if weights == "pretrained":
-            self.load_pretrained(model, self.weights_file.path())
+            self.load_pretrained(model, self.pretrained_source())
         elif weights is not None:
             if not os.path.isfile(str(weights)):
                 raise ValueError(f"weights={weights!r} is neither 'pretrained', None nor an "
@@ -200,15 +204,25 @@ class Backbone:
 
 
 def set_trainable_top(model, blocks, count: int) -> None:
-    """Freeze ``model`` but the layers of the last ``count`` blocks, batch norm excepted."""
+    """Freeze ``model`` but the layers of the last ``count`` blocks, batch norm excepted
+    (which stays in inference mode). Blocks may hold nested layers (a KerasHub backbone's
+    transformer layers): freezing goes down to the leaves, so their containers stay
+    trainable."""
     import keras
 
     if not 0 <= count <= len(blocks):
         raise ValueError(f"unfreeze_top={count} is out of range: the {model.name} backbone has "
                          f"{len(blocks)} blocks.")
     model.trainable = True
-    for layer in model.layers:
+    for layer in _leaves(model):
         layer.trainable = False
     for block in blocks[len(blocks) - count:]:
         for layer in block:
-            layer.trainable = not isinstance(layer, keras.layers.BatchNormalization)
+            for leaf in _leaves(layer):
+                leaf.trainable = not isinstance(leaf, keras.layers.BatchNormalization)
+
+
+def _leaves(layer) -> list:
+    """The layers inside ``layer`` (itself included) that hold no other layers."""
+    return [inner for inner in layer._flatten_layers(include_self=True)
+            if not inner._flatten_layers(include_self=False, recursive=False)]

@@ -3,15 +3,22 @@
 Every encoder is a ``keras.Model`` named ``<modality>_encoder`` whose input is
 the modality's ``keras.Input`` (from its spec) and whose output is a
 ``(batch, embedding_dim)`` embedding; its layer names start with the modality.
+A kind is a small network trained from scratch (e.g. ``"bigru"``, ``"resnet"``), a
+``keras.applications`` model, or a pretrained backbone of :mod:`mmzoo.backbones`
+(e.g. ``"minilm_l6"``), which a spec built by ``backbone_spec`` selects by default.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 
+from mmzoo.backbones import backbone_names as pretrained_backbone_names
 from mmzoo.encoders.audio import build_audio_encoder
 from mmzoo.encoders.conv import CONV_KINDS, backbone_names
 from mmzoo.encoders.image import build_image_encoder
+from mmzoo.encoders.pretrained import build_pretrained_encoder, is_backbone, rebuild_options
 from mmzoo.encoders.text import TEXT_KINDS, build_text_encoder
 from mmzoo.specs import SPEC_CLASSES
 from mmzoo.utils import check_options
@@ -24,10 +31,11 @@ ENCODER_BUILDERS = {
 
 
 def encoder_kinds(modality: str) -> list[str]:
-    """The encoder kinds available for a modality."""
-    kinds = {"text": lambda: list(TEXT_KINDS), "image": lambda: [*CONV_KINDS, *backbone_names()],
-             "audio": lambda: [*CONV_KINDS, *backbone_names()]}
-    return kinds[modality]() if modality in kinds else []
+    """The encoder kinds available for a modality, pretrained backbones last."""
+    if modality not in ENCODER_BUILDERS:
+        return []
+    scratch = list(TEXT_KINDS) if modality == "text" else [*CONV_KINDS, *backbone_names()]
+    return [*scratch, *pretrained_backbone_names(modality)]
 
 
 def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
@@ -37,12 +45,14 @@ def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
         modality: ``"text"``, ``"image"``, ``"audio"`` or a registered modality (which
             takes your own ``keras.Model`` only).
         spec: that modality's spec.
-        encoder: None (the builder's default kind), a kind name such as
-            ``"bigru"``, a dict of builder arguments such as
-            ``{"kind": "resnet", "width": 32}``, or your own ``keras.Model``
-            taking the spec's input shape and returning ``(batch, features)``.
+        encoder: None (the spec's ``backbone`` if it has one, else the builder's default
+            kind), a kind name such as ``"bigru"`` or ``"minilm_l6"``, a dict of builder
+            arguments such as ``{"kind": "resnet", "width": 32}`` or
+            ``{"kind": "efficientnet_lite0", "unfreeze_top": 2}``
+            (:func:`~mmzoo.encoders.pretrained.build_pretrained_encoder`), or your own
+            ``keras.Model`` taking the spec's input shape and returning ``(batch, features)``.
         **defaults: builder arguments applied unless ``encoder`` sets them
-            (e.g. ``embedding_dim``, ``pooling``).
+            (e.g. ``embedding_dim``, ``pooling``), those the builder takes.
 
     Example:
         >>> from mmzoo.specs import ImageSpec
@@ -59,11 +69,33 @@ def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
     if modality not in ENCODER_BUILDERS:
         raise ValueError(f"mmzoo builds no {modality} encoder: pass your own keras.Model "
                          f"(built on spec.keras_input()) as encoders[{modality!r}].")
-    options = {"kind": encoder} if isinstance(encoder, str) else dict(encoder or {})
-    options = {**defaults, **options}
+    options = encoder_options(spec, encoder)
     builder = ENCODER_BUILDERS[modality]
+    if is_backbone(options.get("kind")):
+        builder = build_pretrained_encoder
     check_options(builder, options, f"encoders[{modality!r}]")
-    return builder(spec, **options)
+    accepted = inspect.signature(builder).parameters
+    return builder(spec, **{k: v for k, v in defaults.items() if k in accepted}, **options)
+
+
+def encoder_options(spec, encoder) -> dict:
+    """``encoder`` (None, a kind name or an option dict) as an option dict; None picks the
+    backbone ``spec`` serves, if any."""
+    if encoder is None and getattr(spec, "backbone", None):
+        encoder = spec.backbone
+    return {"kind": encoder} if isinstance(encoder, str) else dict(encoder or {})
+
+
+def config_options(spec, encoder):
+    """``encoder`` as a model config records it: without what only made its starting
+    weights (a ``keras.applications`` model's ``weights``; a pretrained backbone's weights
+    become None, its frozen state explicit), since its weights travel with the model."""
+    options = encoder_options(spec, encoder)
+    if is_backbone(options.get("kind")):
+        return rebuild_options(options)
+    if isinstance(encoder, dict):
+        return {k: v for k, v in encoder.items() if k != "weights"}
+    return encoder
 
 
 def _check_custom_encoder(modality, spec, encoder):
@@ -80,4 +112,4 @@ def _check_custom_encoder(modality, spec, encoder):
 
 
 __all__ = ["ENCODER_BUILDERS", "build_audio_encoder", "build_encoder", "build_image_encoder",
-           "build_text_encoder", "encoder_kinds"]
+           "build_pretrained_encoder", "build_text_encoder", "config_options", "encoder_kinds"]

@@ -53,7 +53,7 @@ def build_audio_encoder(spec: AudioSpec, kind="lenet", width=16, depth=2, embedd
                                "AudioSpec's log-mel spectrogram")
         x = global_pool(conv_stack(x, kind, width, depth, "audio"), pooling, "audio")
     else:
-        check_backbone(kind, weights, 3, "audio encoder kind")
+        check_backbone(kind, weights, 3, "audio")
         x = layers.Conv2D(3, 1, name="audio_to_channels")(x)
         x = apply_backbone(x, kind, weights, pooling, "audio", "AudioSpec's log-mel spectrogram",
                            preprocess=False)

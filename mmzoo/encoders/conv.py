@@ -7,6 +7,7 @@ import os
 import keras
 from keras import layers
 
+from mmzoo.backbones import backbone_names as pretrained_backbone_names
 from mmzoo.layers import BackbonePreprocessing
 
 CONV_KINDS = ("lenet", "resnet")
@@ -80,12 +81,14 @@ def global_pool(x, pooling, prefix):
     return layers.GlobalMaxPooling2D(name=f"{prefix}_max_pool")(x)
 
 
-def check_backbone(kind, weights, channels, argument):
+def check_backbone(kind, weights, channels, modality):
     """Validate a ``keras.applications`` backbone name and its ``weights`` up front."""
+    argument = f"{modality} encoder kind"
     if kind not in backbone_names():
         raise ValueError(
             f"{argument}={kind!r} is unknown; use one of {list(CONV_KINDS)} or a "
-            f"keras.applications backbone: {backbone_names()}."
+            f"keras.applications backbone: {backbone_names()}, or a pretrained backbone of "
+            f"mmzoo.backbones: {pretrained_backbone_names(modality)}."
         )
     if weights not in (None, "imagenet") and not os.path.isfile(str(weights)):
         raise ValueError(

@@ -42,6 +42,6 @@ def build_image_encoder(spec: ImageSpec, kind="lenet", width=16, depth=2, embedd
         x = layers.Rescaling(1.0 / 255.0, name="image_rescaling")(images)
         x = global_pool(conv_stack(x, kind, width, depth, "image"), pooling, "image")
     else:
-        check_backbone(kind, weights, spec.channels, "image encoder kind")
+        check_backbone(kind, weights, spec.channels, "image")
         x = apply_backbone(images, kind, weights, pooling, "image", "ImageSpec")
     return keras.Model(images, project(x, embedding_dim, dropout, "image"), name=name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from mmzoo.backbones import backbone_names
 from mmzoo.encoders.common import project
 from mmzoo.layers import (
     MaskedGlobalPooling1D,
@@ -40,7 +41,8 @@ def build_text_encoder(spec: TextSpec, kind="bag_of_embeddings", width=64, depth
         (None, 64)
     """
     if kind not in TEXT_KINDS:
-        raise ValueError(f"text encoder kind={kind!r} is unknown; use one of {list(TEXT_KINDS)}.")
+        raise ValueError(f"text encoder kind={kind!r} is unknown; use one of {list(TEXT_KINDS)} "
+                         f"or a pretrained backbone: {backbone_names('text')}.")
     token_ids = spec.keras_input()
     padding_mask = PaddingMask(name="text_padding_mask")(token_ids)
     if kind in ("bigru", "bilstm"):

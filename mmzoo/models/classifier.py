@@ -7,7 +7,7 @@ import inspect
 
 import keras
 
-from mmzoo.encoders import build_encoder
+from mmzoo.encoders import build_encoder, config_options
 from mmzoo.fusion import MissingModalityEmbedding, ModalityDropout, ModalityPresence, get_fusion
 from mmzoo.models.head import TASKS, classification_head
 from mmzoo.specs import modalities, presence_key, spec_from_config
@@ -98,11 +98,13 @@ class MultimodalClassifier(keras.Model):
         for modality in modalities():  # what preprocessing learned (a vocabulary) is the
             if arguments.get(modality) is not None:  # preprocessor's, not the graph's
                 arguments[modality] = arguments[modality].unlearned()
-        # A backbone's starting weights ("imagenet", a file) are not needed to rebuild the
-        # model (its weights travel with it) and must not be downloaded or looked for again.
+        # A backbone's starting weights ("imagenet", "pretrained", a file) are not needed to
+        # rebuild the model (its weights travel with it) and must not be looked for again.
+        encoders = arguments["encoders"] or {}
         arguments["encoders"] = {
-            m: {k: v for k, v in e.items() if k != "weights"} if isinstance(e, dict) else e
-            for m, e in (arguments["encoders"] or {}).items()}
+            m: config_options(arguments[m], encoders.get(m)) for m in modalities()
+            if arguments.get(m) is not None and (m in encoders or _serves_backbone(arguments[m]))
+        } or arguments["encoders"]
         self._builder_arguments = copy.deepcopy(arguments)
 
     def get_config(self) -> dict:
@@ -120,6 +122,10 @@ class MultimodalClassifier(keras.Model):
             if isinstance(config.get(modality), dict):
                 config[modality] = spec_from_config(modality, config[modality])
         return cls(**config)
+
+
+def _serves_backbone(spec) -> bool:
+    return getattr(spec, "backbone", None) is not None
 
 
 def _builder_defaults() -> dict:

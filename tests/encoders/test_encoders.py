@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 from mmzoo.encoders import build_encoder, encoder_kinds
+from mmzoo.encoders.text import TEXT_KINDS
+from mmzoo.encoders.text import TEXT_KINDS
 from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
 
 TEXT = TextSpec(vocabulary_size=50, sequence_length=6)
@@ -17,7 +19,7 @@ def numpy(x):
     return keras.ops.convert_to_numpy(x)
 
 
-@pytest.mark.parametrize("kind", encoder_kinds("text"))
+@pytest.mark.parametrize("kind", TEXT_KINDS)
 def test_text_encoders_ignore_padding(kind):
     """Scrambling the padding token's embedding row leaves the output unchanged."""
     encoder = build_encoder("text", TEXT, {"kind": kind, "width": 8}, embedding_dim=5)
@@ -42,7 +44,7 @@ def test_bag_of_embeddings_is_the_mean_of_the_token_embeddings():
     np.testing.assert_allclose(out[0], table[[4, 9, 7]].mean(axis=0), rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", encoder_kinds("text"))
+@pytest.mark.parametrize("kind", TEXT_KINDS)
 def test_text_encoders_stay_finite_on_an_empty_text(kind):
     encoder = build_encoder("text", TEXT, kind)
     assert np.isfinite(numpy(encoder(np.zeros((2, 6), "int32")))).all()
