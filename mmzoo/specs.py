@@ -250,7 +250,22 @@ SPEC_CLASSES: dict[str, type[Spec]] = {cls.modality: cls for cls in (TextSpec, I
 
 
 def spec_from_config(modality: str, config: dict[str, Any]) -> Spec:
-    """Rebuild a spec from ``get_config()`` output, e.g. read from a preset's JSON."""
+    """Rebuild a spec from ``get_config()`` output, e.g. read from a preset's JSON.
+
+    A pretrained backbone's spec may be given by its name and the fields a user chooses
+    only, as in a run config's YAML: ``{"backbone": "minilm_l6", "sequence_length": 64}``.
+
+    Example:
+        >>> spec_from_config("image", {"height": 32, "width": 32}).shape
+        (32, 32, 3)
+    """
     if modality not in SPEC_CLASSES:
         raise ValueError(f"modality={modality!r} is unknown; use one of {list(modalities())}.")
-    return SPEC_CLASSES[modality].from_config(dict(config))
+    config = dict(config)
+    if config.get("backbone"):
+        from mmzoo.backbones import backbone_spec, get_backbone
+
+        backbone = get_backbone(config["backbone"])
+        if set(config) - {"backbone"} <= set(backbone.free_spec_fields):
+            return backbone_spec(config.pop("backbone"), **config)
+    return SPEC_CLASSES[modality].from_config(config)
