@@ -65,14 +65,15 @@ def tflite_mobilenet_v2(pixels: np.ndarray, weights_dir: pathlib.Path | None = N
     if not np.array_equal(pixels, np.round(pixels)):
         raise ValueError("the TFLite model takes uint8 pixels: round them first")
     interpreter = tf.lite.Interpreter(str((weights_dir or source_weights_dir()) / MOBILENET_TFLITE))
-    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], pixels.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"],
-                           np.clip(pixels, 0, 255).astype(np.uint8))
-    interpreter.invoke()
-    output = interpreter.get_output_details()[0]
+    interpreter.allocate_tensors()  # batch 1: its reshape to (1, 1001) fixes the batch size
+    (source,), (output,) = interpreter.get_input_details(), interpreter.get_output_details()
+    probabilities = []
+    for image in np.clip(pixels, 0, 255).astype(np.uint8):
+        interpreter.set_tensor(source["index"], image[None])
+        interpreter.invoke()
+        probabilities.append(interpreter.get_tensor(output["index"])[0])
     scale, zero_point = output["quantization"]
-    return (interpreter.get_tensor(output["index"]).astype(np.float32) - zero_point) * scale
+    return (np.stack(probabilities).astype(np.float32) - zero_point) * scale
 
 
 def classifier(name: str):
