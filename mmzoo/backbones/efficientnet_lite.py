@@ -118,26 +118,30 @@ class EfficientNetLite0(Backbone):
         """Set the weights from the state_dict at ``path`` (the classifier's when present)."""
         state = load_legacy_state_dict(path)
         used = set()
+
+        def tensor(name):
+            if name not in state:
+                raise ValueError(f"{path} has no tensor {name}: it is not an "
+                                 "EfficientNet-Lite0 state_dict")
+            used.add(name)
+            return state[name]
+
         for layer in model.layers:
             if not layer.weights:
                 continue
             prefix = _torch_prefix(layer.name)
             if isinstance(layer, layers.BatchNormalization):
-                names = ("weight", "bias", "running_mean", "running_var")
-                values = [state[f"{prefix}.{n}"] for n in names]
-            elif isinstance(layer, layers.DepthwiseConv2D):
-                names = ("weight",)
-                values = [state[f"{prefix}.weight"].transpose(2, 3, 0, 1)]
-            elif isinstance(layer, layers.Conv2D):
-                names = ("weight",)
-                values = [state[f"{prefix}.weight"].transpose(2, 3, 1, 0)]
+                layer.set_weights([tensor(f"{prefix}.{n}")
+                                   for n in ("weight", "bias", "running_mean", "running_var")])
+            elif isinstance(layer, layers.DepthwiseConv2D):  # (C, 1, kh, kw) -> (kh, kw, C, 1)
+                layer.set_weights([tensor(f"{prefix}.weight").transpose(2, 3, 0, 1)])
+            elif isinstance(layer, layers.Conv2D):  # (out, in, kh, kw) -> (kh, kw, in, out)
+                layer.set_weights([tensor(f"{prefix}.weight").transpose(2, 3, 1, 0)])
             else:  # the Dense classifier
-                names = ("weight", "bias")
-                values = [state[f"{prefix}.weight"].T, state[f"{prefix}.bias"]]
-            layer.set_weights(values)
-            used.update(f"{prefix}.{n}" for n in names)
+                layer.set_weights([tensor(f"{prefix}.weight").T, tensor(f"{prefix}.bias")])
         unused = {k for k in state if not k.endswith("num_batches_tracked")} - used
-        unused -= {"_fc.weight", "_fc.bias"} if "predictions" not in _names(model) else set()
+        if "predictions" not in _names(model):
+            unused -= {"_fc.weight", "_fc.bias"}
         if unused:
             raise ValueError(f"{path} has tensors the port does not use: {sorted(unused)[:5]}")
 
