@@ -76,7 +76,7 @@ def _mbconv(inputs, index, kernel, stride, expansion, filters, drop_rate):
 
 
 class EfficientNetLite0(Backbone):
-    """EfficientNet-Lite0: 4.0 M parameters without the classifier, 1280 features."""
+    """EfficientNet-Lite0: 3.4 M parameters without the classifier, 1280 features."""
 
     name = "efficientnet_lite0"
     modality = "image"
