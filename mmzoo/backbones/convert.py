@@ -12,7 +12,9 @@ the backbone records. ``--output`` defaults to the package's ``mmzoo/backbones/w
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
+import struct
 import sys
 
 from mmzoo.backbones import BACKBONES, get_backbone
@@ -40,6 +42,7 @@ def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
               metadata={"source": backbone.source_file.filename,
                         "source_sha256": backbone.source_file.sha256,
                         "attribution": backbone.attribution})
+    _sort_header(partial)
     actual = sha256_of(partial)
     partial.replace(output)
     if actual != backbone.weights_file.sha256:
@@ -47,6 +50,20 @@ def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
                          f"{backbone.weights_file.sha256}: the converter changed; record the "
                          "new hash in the backbone after checking its parity.")
     return output
+
+
+def _sort_header(path: pathlib.Path) -> None:
+    """Rewrite a safetensors header with its keys sorted, in place and at the same length:
+    safetensors writes the metadata map in a different order in every process."""
+    with open(path, "r+b") as file:
+        (size,) = struct.unpack("<Q", file.read(8))
+        header = json.loads(file.read(size))
+        text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        encoded = text.encode()
+        if len(encoded) > size:
+            raise ValueError(f"{path}: the sorted safetensors header is longer than the original")
+        file.seek(8)
+        file.write(encoded.ljust(size))  # safetensors pads its header with spaces
 
 
 def main(argv=None) -> int:
