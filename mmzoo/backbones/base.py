@@ -38,7 +38,7 @@ def sha256_of(path) -> str:
     return digest.hexdigest()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _verified(path: str, sha256: str, size: int, mtime: float) -> None:
     actual = sha256_of(path)
     if actual != sha256:
@@ -184,6 +184,7 @@ class Backbone:
             weights: ``"pretrained"`` (the sha256-checked original), None (random) or the
                 path of a ``.weights.h5`` file saved from this backbone's model.
             trainable: None: frozen with pretrained weights, trainable with random ones.
+                Batch normalization stays in inference mode when trainable.
             unfreeze_top: train only the last N :meth:`blocks` (the rest frozen); batch
                 normalization stays in inference mode in every block.
         """
@@ -198,8 +199,10 @@ class Backbone:
             model.load_weights(str(weights))
         if unfreeze_top is not None:
             set_trainable_top(model, self.blocks(model), unfreeze_top)
+        elif (weights is None) if trainable is None else trainable:
+            _train_all_but_batch_norm(model)
         else:
-            model.trainable = (weights is None) if trainable is None else bool(trainable)
+            model.trainable = False
         return model
 
 
@@ -208,8 +211,6 @@ def set_trainable_top(model, blocks, count: int) -> None:
     (which stays in inference mode). Blocks may hold nested layers (a KerasHub backbone's
     transformer layers): freezing goes down to the leaves, so their containers stay
     trainable."""
-    import keras
-
     if not 0 <= count <= len(blocks):
         raise ValueError(f"unfreeze_top={count} is out of range: the {model.name} backbone has "
                          f"{len(blocks)} blocks.")
@@ -218,8 +219,17 @@ def set_trainable_top(model, blocks, count: int) -> None:
         layer.trainable = False
     for block in blocks[len(blocks) - count:]:
         for layer in block:
-            for leaf in _leaves(layer):
-                leaf.trainable = not isinstance(leaf, keras.layers.BatchNormalization)
+            _train_all_but_batch_norm(layer)
+
+
+def _train_all_but_batch_norm(layer) -> None:
+    """Make ``layer`` trainable but its batch norm layers, which stay in inference mode
+    (pretrained statistics, or MobileNetV2's folded identity, must not become batch ones)."""
+    import keras
+
+    layer.trainable = True
+    for leaf in _leaves(layer):  # one by one: some containers (attention) don't pass it on
+        leaf.trainable = not isinstance(leaf, keras.layers.BatchNormalization)
 
 
 def _leaves(layer) -> list:

@@ -53,6 +53,10 @@ def test_spec_is_rgb_on_white_with_a_free_size(backbone):
 def test_random_weights_are_trainable_and_give_the_features(backbone, pixels):
     model = backbone.encoder(backbone.spec(**SIZE), weights=None)
     assert model.trainable and model.input.name == "image"
+    batch_norms = [layer for layer in model.layers
+                   if isinstance(layer, keras.layers.BatchNormalization)]
+    assert batch_norms and not any(layer.trainable for layer in batch_norms)  # inference mode
+    assert any(layer.trainable for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
     assert model.output.shape == (None, backbone.features)
     features = features_of(model, pixels)
     assert features.dtype == np.float32 and np.isfinite(features).all()
