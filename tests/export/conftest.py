@@ -34,6 +34,43 @@ TPU_ARCHITECTURE = "attention_tiny"
 #: Exports whose other signatures (`preprocessed`, `tf_example`) are checked too: those share
 #: the raw signature's model function, so a few architectures cover them.
 ALL_SIGNATURES = ("attention_tiny", "transformer_small", "tpu")
+#: Models on every pretrained backbone (random weights: the graph, its WordPiece tokenizer
+#: and its preprocessing are what is checked), by modality: (backbone, spec fields).
+PRETRAINED = {
+    "pretrained_trimodal": {"text": ("minilm_l6", {"sequence_length": 16}),
+                            "image": ("efficientnet_lite0", {}),
+                            "audio": ("yamnet", {"clip_seconds": 1.0})},
+    "pretrained_mobilenet_v2": {"image": ("mobilenet_v2", {})},
+}
+
+
+def pretrained_missing(name: str) -> str | None:
+    """Why the pretrained model ``name`` cannot be built here (the extra or a weights
+    package is not installed), or None."""
+    try:
+        from mmzoo.backbones import get_backbone
+
+        for backbone, _ in PRETRAINED[name].values():
+            files = [get_backbone(backbone).weights_file, getattr(get_backbone(backbone),
+                                                                  "vocabulary_file", None)]
+            for file in filter(None, files):
+                if file.location() is None:
+                    return f"{file.filename} is missing: {file.install_hint()}"
+    except ImportError as error:
+        return f"the pretrained extra is not installed ({error}): pip install 'mmzoo[pretrained]'"
+    return None
+
+
+def pretrained_model(name: str) -> tuple[keras.Model, Preprocessor]:
+    """The model ``name`` of :data:`PRETRAINED` (random weights, 3 classes), its preprocessor."""
+    from mmzoo.backbones import backbone_spec
+
+    specs = {m: backbone_spec(backbone, **fields) for m, (backbone, fields) in PRETRAINED[name].items()}
+    keras.utils.set_random_seed(0)
+    model = mmzoo.build_classifier(**specs, num_classes=3, embedding_dim=16,
+                                   encoders={m: {"kind": spec.backbone, "weights": None}
+                                             for m, spec in specs.items()})
+    return model, Preprocessor(**specs)
 
 
 @dataclasses.dataclass
@@ -139,6 +176,13 @@ def exports(tmp_path_factory) -> dict[str, Exported]:
         path = export_saved_model(model, base / name, preprocessor=preprocessor,
                                   class_names=class_names)
         exported[name] = Exported(model, preprocessor, path, class_names)
+    for name in PRETRAINED:
+        if pretrained_missing(name) is None:
+            model, preprocessor = pretrained_model(name)
+            class_names = [f"{name}-class-{i}" for i in range(3)]
+            path = export_saved_model(model, base / name, preprocessor=preprocessor,
+                                      class_names=class_names)
+            exported[name] = Exported(model, preprocessor, path, class_names)
     tpu = exported[TPU_ARCHITECTURE]
     tpu_path = export_saved_model(tpu.model, base / f"{TPU_ARCHITECTURE}_tpu",
                                   preprocessor=tpu.preprocessor, class_names=tpu.class_names,

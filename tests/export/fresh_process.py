@@ -3,8 +3,8 @@
 Usage: ``python tests/export/fresh_process.py REQUESTS RESULTS``. ``REQUESTS`` is a
 pickle of ``{key: {"path": version_dir, "calls": {call_name: (signature, inputs)}}}``;
 ``RESULTS`` receives ``{key: {call_name: {output: numpy array}}}``, or for a call that
-raised, ``(error type name, message)``. No mmzoo: only ``tf.saved_model.load`` and the
-signatures.
+raised, ``(error type name, message)``. No mmzoo and no TensorFlow Text (as in TF
+Serving, whose TF Text is old): only ``tf.saved_model.load`` and the signatures.
 """
 
 import os
@@ -33,6 +33,7 @@ def main(requests_path: str, results_path: str) -> None:
                 continue
             results[key][call] = {name: np.asarray(value) for name, value in outputs.items()}
     assert not [m for m in sys.modules if m.split(".")[0] in ("mmzoo", "tests")], "imported mmzoo"
+    assert "tensorflow_text" not in sys.modules, "imported TensorFlow Text"
     with open(results_path, "wb") as file:
         pickle.dump(results, file)
 

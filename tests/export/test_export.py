@@ -23,8 +23,10 @@ from tests.data_files import pattern, write_image
 from tests.export.conftest import (
     ALL_SIGNATURES,
     ARCHITECTURES,
+    PRETRAINED,
     TPU_ARCHITECTURE,
     assert_outputs_match,
+    pretrained_missing,
 )
 
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
@@ -44,6 +46,16 @@ def test_fresh_process_serves_raw_inputs_like_the_keras_model(name, fresh_result
     expected = references[name]["outputs"]
     assert set(expected) == OUTPUTS | ({"modality_weights"} if name.startswith(WEIGHING) else set())
     assert_outputs_match(fresh_results[name]["raw"], expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PRETRAINED)
+def test_fresh_process_serves_pretrained_backbones_from_raw_inputs(name, fresh_results, references):
+    """WordPiece, image and audio preprocessing and the backbones in core TF ops only: the
+    fresh process imports no TensorFlow Text (it checks), so a custom op would not load."""
+    if pretrained_missing(name):
+        pytest.skip(pretrained_missing(name))
+    assert_outputs_match(fresh_results[name]["raw"], references[name]["outputs"])
 
 
 @pytest.mark.slow
