@@ -3,7 +3,11 @@
 The tokenizer is a slot: :data:`TOKENIZERS` maps a :class:`~mmzoo.TextSpec`'s
 ``tokenizer`` name to a layer class with ``__call__(strings) -> int32 ids`` and
 ``adapted_spec(spec, texts)``. ``"word"`` is ``keras.layers.TextVectorization`` over a
-word vocabulary learned on the training split.
+word vocabulary learned on the training split; ``"wordpiece"`` is BERT's uncased WordPiece
+(:mod:`mmzoo.preprocessing.wordpiece`) over a pretrained backbone's vocabulary.
+
+Python strings become UTF-8 bytes by :func:`utf8_bytes`: a lone surrogate (``"\\ud800"``,
+or an undecodable byte kept by ``errors="surrogateescape"``) becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import tensorflow as tf
 
 from mmzoo.converters.base import Converter
 from mmzoo.preprocessing.text import adapt_text_spec, text_vectorizer
+from mmzoo.preprocessing.wordpiece import WordPiece
 from mmzoo.specs import TextSpec
 from mmzoo.utils import file_reason
 
@@ -45,8 +50,102 @@ class WordTokenizer(keras.layers.Layer):
         return adapt_text_spec(spec, texts)
 
 
+def utf8_bytes(text: str) -> bytes:
+    """``text`` as UTF-8, where a Python string becomes bytes for a tensor or a request:
+    surrogate pairs are joined (as UTF-16 reads them), a lone surrogate becomes U+FFFD
+    (which the WordPiece normalizer drops). Strict UTF-8 would raise on those.
+
+    Example:
+        >>> utf8_bytes("a\\ud800b \\ud83d\\ude00")
+        b'a\\xef\\xbf\\xbdb \\xf0\\x9f\\x98\\x80'
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+
+
+def _string_tensor(strings):
+    """Python or numpy strings as a string tensor, encoded by :func:`utf8_bytes`; tensors as they are."""
+    if not isinstance(strings, str | bytes | list | tuple | np.ndarray):
+        return strings
+    array = np.asarray(strings, dtype=object)
+    encoded = [utf8_bytes(s) if isinstance(s, str) else bytes(s) for s in array.ravel()]
+    return tf.constant(np.asarray(encoded, dtype=object).reshape(array.shape), tf.string)
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class WordPieceTokenizer(keras.layers.Layer):
+    """Strings to BERT uncased WordPiece ids ``(batch, spec.sequence_length)``, in core TF ops.
+
+    The ids are ``[CLS]``, the first ``sequence_length - 2`` word pieces (a longer text is
+    truncated), ``[SEP]``, then ``[PAD]``: those of Hugging Face ``tokenizers`` with the
+    backbone's ``tokenizer.json`` (:mod:`mmzoo.preprocessing.wordpiece`). The vocabulary is
+    ``spec.vocabulary`` (id ``i`` at position ``i``), else the backbone's.
+
+    Example:
+        >>> tokenizer = WordPieceTokenizer(backbone_spec("minilm_l6", sequence_length=6))
+        >>> tokenizer(["Hello, world!"]).numpy().tolist()
+        [[101, 7592, 1010, 2088, 999, 102]]
+    """
+
+    #: The normalization it implements (``TextSpec.standardize``).
+    STANDARDIZE = "bert_uncased"
+
+    def __init__(self, spec: TextSpec, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.built = True  # no weights: nothing to build
+        if spec.standardize != self.STANDARDIZE:
+            raise ValueError(f"TextSpec.standardize={spec.standardize!r} is not one the "
+                             f"wordpiece tokenizer does: use {self.STANDARDIZE!r}.")
+        if spec.sequence_length < 2:
+            raise ValueError(f"TextSpec.sequence_length={spec.sequence_length} leaves no room "
+                             "for [CLS] and [SEP]: use at least 2.")
+        self.spec = spec
+        self.wordpiece = WordPiece(self._vocabulary(spec))
+
+    @staticmethod
+    def _vocabulary(spec: TextSpec) -> tuple[str, ...]:
+        if spec.vocabulary is not None:
+            return spec.vocabulary
+        if spec.backbone is None:
+            raise ValueError("TextSpec.vocabulary is None and TextSpec.backbone too: the "
+                             "wordpiece tokenizer needs a vocabulary, or a backbone's.")
+        from mmzoo.backbones import get_backbone
+
+        vocabulary = get_backbone(spec.backbone).vocabulary()
+        if len(vocabulary) > spec.vocabulary_size:
+            raise ValueError(f"TextSpec.vocabulary_size={spec.vocabulary_size} is smaller than "
+                             f"the {spec.backbone} vocabulary ({len(vocabulary)} tokens).")
+        return vocabulary
+
+    def __call__(self, strings, *args, **kwargs):
+        return super().__call__(_string_tensor(strings), *args, **kwargs)
+
+    def call(self, strings):
+        return self.wordpiece.ids(strings, self.spec.sequence_length)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.spec.sequence_length)
+
+    def compute_output_spec(self, strings):
+        return keras.KerasTensor((*strings.shape, self.spec.sequence_length), "int32")
+
+    def get_config(self):
+        return {**super().get_config(), "spec": self.spec.get_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("trainable", None)
+        return cls(TextSpec.from_config(config.pop("spec")), **config)
+
+    @staticmethod
+    def adapted_spec(spec: TextSpec, texts) -> TextSpec:
+        """``spec`` itself: the vocabulary is the backbone's, learned from nothing."""
+        return spec
+
+
 #: Tokenizer classes by the name a TextSpec records.
-TOKENIZERS: dict[str, type[keras.layers.Layer]] = {"word": WordTokenizer}
+TOKENIZERS: dict[str, type[keras.layers.Layer]] = {"word": WordTokenizer,
+                                                    "wordpiece": WordPieceTokenizer}
 
 
 def _tokenizer_class(spec: TextSpec):
