@@ -6,8 +6,9 @@ The tokenizer is a slot: :data:`TOKENIZERS` maps a :class:`~mmzoo.TextSpec`'s
 word vocabulary learned on the training split; ``"wordpiece"`` is BERT's uncased WordPiece
 (:mod:`mmzoo.preprocessing.wordpiece`) over a pretrained backbone's vocabulary.
 
-Python strings become UTF-8 bytes by :func:`utf8_bytes`: a lone surrogate (``"\\ud800"``,
-or an undecodable byte kept by ``errors="surrogateescape"``) becomes U+FFFD.
+Python strings given to a tokenizer become UTF-8 bytes by :func:`mmzoo.utils.utf8_bytes`: a
+lone surrogate (``"\\ud800"``, or an undecodable byte kept by ``errors="surrogateescape"``)
+becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mmzoo.converters.base import Converter
 from mmzoo.preprocessing.text import adapt_text_spec, text_vectorizer
 from mmzoo.preprocessing.wordpiece import WordPiece
 from mmzoo.specs import TextSpec
-from mmzoo.utils import file_reason
+from mmzoo.utils import file_reason, utf8_bytes
 
 
 @keras.saving.register_keras_serializable(package="mmzoo")
@@ -48,18 +49,6 @@ class WordTokenizer(keras.layers.Layer):
     def adapted_spec(spec: TextSpec, texts) -> TextSpec:
         """``spec`` with the vocabulary of ``texts`` (a list or a dataset of strings)."""
         return adapt_text_spec(spec, texts)
-
-
-def utf8_bytes(text: str) -> bytes:
-    """``text`` as UTF-8, where a Python string becomes bytes for a tensor or a request:
-    surrogate pairs are joined (as UTF-16 reads them), a lone surrogate becomes U+FFFD
-    (which the WordPiece normalizer drops). Strict UTF-8 would raise on those.
-
-    Example:
-        >>> utf8_bytes("a\\ud800b \\ud83d\\ude00")
-        b'a\\xef\\xbf\\xbdb \\xf0\\x9f\\x98\\x80'
-    """
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
 
 
 def _string_tensor(strings):

@@ -138,8 +138,9 @@ def check_vocabulary(vocabulary) -> tuple[str, ...]:
     return vocabulary
 
 
-class WordPiece:
-    """The tables and TF ops of BERT uncased tokenization with one vocabulary.
+class WordPiece(tf.Module):
+    """The tables and TF ops of BERT uncased tokenization with one vocabulary (a
+    ``tf.Module``: a SavedModel holding it holds its lookup tables).
 
     Args:
         vocabulary: the tokens, position ``i`` holding the token of id ``i``; it needs
@@ -149,7 +150,8 @@ class WordPiece:
     ``tf.data`` map or a SavedModel then captures).
     """
 
-    def __init__(self, vocabulary):
+    def __init__(self, vocabulary, name: str = "wordpiece"):
+        super().__init__(name=name)
         vocabulary = check_vocabulary(vocabulary)
         self.ids_of = {token: i for i, token in enumerate(vocabulary)}
         specials = [(f"{_MARKER}{i}", token) for i, token in enumerate(SPECIAL_TOKENS)
