@@ -175,7 +175,7 @@ class WordPiece(tf.Module):
 
         Example:
             >>> WordPiece(("[PAD]", "[UNK]", "[CLS]", "[SEP]")).words(tf.constant(["Héllo,World"])).numpy()
-            array([b'hello ,  world'], dtype=object)
+            array([b'hello , world'], dtype=object)
         """
         strings = tf.strings.unicode_transcode(strings, "UTF-8", "UTF-8", errors="replace",
                                                replacement_char=0)
