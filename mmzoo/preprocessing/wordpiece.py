@@ -19,8 +19,8 @@ then follows the greedy longest-match chain in a bounded ``tf.while_loop``.
 Invalid UTF-8 bytes count as U+FFFD (which the normalizer drops). Unicode data: Python's
 :mod:`unicodedata` (Unicode 14.0 in Python 3.11); ``tokenizers`` uses older tables for
 categories and newer ones for lowercasing, so characters whose Unicode data changed between
-those versions (a few hundred rare code points, e.g. nonspacing marks added after Unicode
-9) are normalized differently: see ``docs/guides/backbones-text.md``.
+those versions (454 rare code points, e.g. nonspacing marks newer than the reference's
+tables) are normalized differently: see ``docs/guides/backbones-text.md``.
 
 Example:
     >>> tokenizer = WordPiece(("[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "cat", "##s"))
@@ -79,7 +79,7 @@ def _is_punctuation(char: str) -> bool:
 
 def normalized_char(char: str) -> str:
     """One character as ``BertNormalizer`` (uncased) and ``BertPreTokenizer`` leave it: words
-    separated by single spaces, each punctuation character a word ("" when dropped).
+    separated by spaces, each punctuation character a word ("" when dropped).
 
     Example:
         >>> [normalized_char(c) for c in "É,\\x00中"]
