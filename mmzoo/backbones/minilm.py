@@ -15,8 +15,9 @@ Functional model of BertBackbone's own layers (embeddings, transformer layers; n
 unused CLS pooler), so saving, ``clone_model`` and ``unfreeze_top`` see each layer.
 
 Example:
-    >>> encoder = BACKBONE.encoder(BACKBONE.spec(sequence_length=32))  # doctest: +SKIP
-    >>> encoder(WordPieceTokenizer(encoder_spec)(["a red frog"])).shape  # doctest: +SKIP
+    >>> spec = BACKBONE.spec(sequence_length=32)
+    >>> encoder = BACKBONE.encoder(spec)  # doctest: +SKIP
+    >>> encoder(WordPieceTokenizer(spec)(["a red frog"])).shape  # doctest: +SKIP
     TensorShape([1, 384])
 """
 
