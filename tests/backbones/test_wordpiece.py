@@ -98,23 +98,46 @@ def test_long_texts_are_truncated_as_the_reference_truncates(reference, sequence
     assert tokenizer(texts).numpy().tolist() == expected
 
 
-def test_every_code_point_normalizes_as_the_reference(reference):
-    """Each character alone, normalized and pre-tokenized: the words the reference makes.
-    They differ only where Python's Unicode data (14.0 in Python 3.11) and the reference's
-    Rust tables disagree: a few hundred characters, all format, mark or unassigned ones."""
-    code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF
-                   and (c < 0x40000 or 0xE0000 <= c < 0xE1000 or c % 997 == 0)]
+def differing_code_points(reference, lowercase, code_points):
+    """The code points that, alone, normalize and pre-tokenize to other words than the reference's."""
     chars = [chr(c) for c in code_points]
     normalizer, pre_tokenizer = reference.normalizer, reference.pre_tokenizer
     expected = [" ".join(w for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(c)))
                 for c in chars]
-    wordpiece = WordPiece(get_backbone("minilm_l6").vocabulary())
+    wordpiece = WordPiece(get_backbone("minilm_l6").vocabulary(), lowercase)
     words = tf.strings.split(wordpiece.words(tf.constant([c.encode() for c in chars])))
     got = [b" ".join(row).decode() for row in words.to_list()]
-    different = [c for c, want, have in zip(code_points, expected, got, strict=True) if want != have]
+    return [c for c, want, have in zip(code_points, expected, got, strict=True) if want != have]
+
+
+def test_every_code_point_normalizes_as_the_reference(reference):
+    """They differ only where Python's Unicode data (14.0 in Python 3.11) and the reference's
+    Rust tables disagree: a few hundred characters, all format, mark or unassigned ones."""
+    code_points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF
+                   and (c < 0x40000 or 0xE0000 <= c < 0xE1000 or c % 997 == 0)]
+    different = differing_code_points(reference, True, code_points)
     categories = {unicodedata.category(chr(c)) for c in different}
     print(f"{len(code_points)} code points, {len(different)} differ: {categories}")
     assert len(different) < 500 and categories <= {"Mn", "Mc", "Cf", "Cn"}, different[:20]
+
+
+@pytest.fixture(scope="module")
+def cased_reference(reference):
+    cased = tokenizers.Tokenizer.from_str(reference.to_str())
+    cased.normalizer = tokenizers.normalizers.BertNormalizer(lowercase=False)
+    return cased
+
+
+def test_cased_as_the_reference_s_cased_normalizer(cased_reference):
+    """``standardize="bert_cased"`` (KerasHub cased presets): no lowercasing, no accent
+    stripping; the basic multilingual plane alone differs only on Unicode-version format
+    characters."""
+    tokenizer = WordPieceTokenizer(backbone_spec("minilm_l6", sequence_length=LONG)
+                                   .replace(standardize="bert_cased"))
+    assert_same_ids(cased_reference, tokenizer, EDGE_CASES)
+    different = differing_code_points(cased_reference, False,
+                                      [c for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF])
+    assert {unicodedata.category(chr(c)) for c in different} <= {"Cf"}, different
 
 
 def test_invalid_utf8_and_lone_surrogates_tokenize(reference, long_tokenizer):
