@@ -207,12 +207,16 @@ class WordPiece(tf.Module):
         # every substring that may be a token: lengths 1 .. min(longest, rest of the word)
         word_length = tf.gather(tf.where(too_long, 0, lengths), position_word)
         candidates = tf.maximum(tf.minimum(self.longest, word_length - position_start), 0)
+        # the longest candidate at each position, then its prefixes (copies of <= longest chars)
+        windows = tf.strings.substr(tf.gather(words, position_word), position_start, candidates,
+                                    unit="UTF8_CHAR")
         candidate_position = tf.repeat(tf.range(positions), candidates)
         candidate_length = tf.ragged.range(candidates).flat_values + 1
-        candidate_start = tf.gather(position_start, candidate_position)
-        substrings = tf.strings.substr(tf.gather(words, tf.gather(position_word, candidate_position)),
-                                       candidate_start, candidate_length, unit="UTF8_CHAR")
-        keys = tf.where(candidate_start > 0, CONTINUATION + substrings, substrings)
+        substrings = tf.strings.substr(tf.gather(windows, candidate_position),
+                                       tf.zeros_like(candidate_length), candidate_length,
+                                       unit="UTF8_CHAR")
+        keys = tf.where(tf.gather(position_start, candidate_position) > 0,
+                        CONTINUATION + substrings, substrings)
         ids = self.vocabulary.lookup(keys)
         # the longest match at each position: (length << 32 | id), maximized per position
         scores = tf.where(ids >= 0, tf.cast(candidate_length, tf.int64) * 2**32 + ids, -1)
@@ -253,8 +257,10 @@ class WordPiece(tf.Module):
 
     def ids(self, strings, sequence_length: int):
         """A rank-1 tensor of strings to int32 ids ``(batch, sequence_length)``: ``[CLS]``,
-        the first ``sequence_length - 2`` pieces, ``[SEP]``, then ``[PAD]``."""
-        words = tf.strings.split(self.words(strings))
+        the first ``sequence_length - 2`` pieces, ``[SEP]``, then ``[PAD]``. Only the words
+        that may give those pieces (each gives at least one) are split: the cost of a long
+        text is its normalization, linear in its length."""
+        words = tf.strings.split(self.words(strings))[:, :sequence_length - 2]
         pieces = self.pieces(words.flat_values)
         tokens = tf.RaggedTensor.from_row_splits(pieces.values, tf.gather(
             pieces.row_splits, words.row_splits))[:, :sequence_length - 2]
