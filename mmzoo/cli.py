@@ -492,6 +492,7 @@ def _predict(args):
     import numpy as np
 
     from mmzoo.converters import CONVERTERS
+    from mmzoo.utils import utf8_bytes
 
     given = {m: getattr(args, m) for m in MODALITIES if getattr(args, m) is not None}
     if not given:
@@ -500,7 +501,7 @@ def _predict(args):
         if value == "" and not CONVERTERS[modality].holds_paths:
             raise UsageError(f"--{modality} is empty: give the {modality}, or leave --{modality} "
                              "out to classify without it.")
-    raw = {m: _input_file(m, value) if CONVERTERS[m].holds_paths else value.encode()
+    raw = {m: _input_file(m, value) if CONVERTERS[m].holds_paths else utf8_bytes(value)
            for m, value in given.items()}
     folder = _saved_model_folder(pathlib.Path(args.model))
     if folder is not None:

@@ -4,7 +4,8 @@ Both carry raw inputs for the ``serving_default`` signature of
 :func:`mmzoo.export_saved_model`: ``text`` as strings, ``image`` and ``audio`` as the
 bytes of an encoded image (JPEG, PNG, GIF, BMP) and of a WAV file. Pass every input
 the model takes; an empty value marks that modality absent in that example. Each
-argument is one example's value or a list of them (a batch).
+argument is one example's value or a list of them (a batch). Text is sent as UTF-8
+(:func:`mmzoo.utils.utf8_bytes`: a lone surrogate becomes U+FFFD).
 
 Example:
     >>> body = rest_request(text="a red frog", image_bytes=b"", audio_bytes=b"RIFF...")
@@ -16,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import base64
+
+from mmzoo.utils import utf8_bytes
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -35,7 +38,7 @@ def rest_request(text=None, image_bytes=None, audio_bytes=None, *,
     """
     columns = _columns(text, image_bytes, audio_bytes)
     encoded = {name: [{"b64": base64.b64encode(value).decode("ascii")} if isinstance(value, bytes)
-                      else value for value in values]
+                      else utf8_bytes(value).decode("utf-8") for value in values]
                for name, values in columns.items()}
     count = len(next(iter(columns.values())))
     instances = [{name: values[i] for name, values in encoded.items()} for i in range(count)]
@@ -69,7 +72,7 @@ def predict_request_of_columns(model_name: str, columns: dict, *,
     if version is not None:
         request.model_spec.version.value = version
     for name, values in columns.items():
-        values = [v.encode("utf-8") if isinstance(v, str) else v for v in values]
+        values = [utf8_bytes(v) if isinstance(v, str) else v for v in values]
         request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=tf.string,
                                                            shape=[len(values)]))
     return request

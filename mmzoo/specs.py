@@ -97,8 +97,9 @@ class TextSpec(Spec):
     Args:
         vocabulary_size: number of token ids, padding and unknown included.
         sequence_length: tokens per example; longer texts are cut, shorter padded.
-        standardize: how raw strings are normalized before splitting
-            (a ``keras.layers.TextVectorization`` standardize mode).
+        standardize: how raw strings are normalized before splitting: ``"word"``, a
+            ``keras.layers.TextVectorization`` standardize mode; ``"wordpiece"``,
+            ``"bert_uncased"`` or ``"bert_cased"`` (BERT's normalizer).
         vocabulary: the tokens, when known. ``"word"``: set by adapting on a training
             split, position ``i`` holds the token of id ``i + 2``. ``"wordpiece"``: the
             backbone's word pieces, position ``i`` holds id ``i``; None: the vocabulary of

@@ -13,6 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 
+def utf8_bytes(text: str) -> bytes:
+    """``text`` as UTF-8, where a Python string becomes bytes for a tensor or a request:
+    surrogate pairs are joined (as UTF-16 reads them), a lone surrogate becomes U+FFFD
+    (which the WordPiece normalizer drops). Strict UTF-8 would raise on those.
+
+    Example:
+        >>> utf8_bytes("a\\ud800b \\ud83d\\ude00")
+        b'a\\xef\\xbf\\xbdb \\xf0\\x9f\\x98\\x80'
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").encode("utf-8")
+
+
 def check_options(target, options: dict, what: str) -> None:
     """Raise a ValueError naming ``what`` when ``options`` holds arguments ``target`` lacks.
 

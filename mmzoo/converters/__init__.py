@@ -15,7 +15,7 @@ from __future__ import annotations
 from mmzoo.converters.audio import AUDIO_RATE_KEY, AudioConverter
 from mmzoo.converters.base import Converter
 from mmzoo.converters.image import ImageConverter
-from mmzoo.converters.text import TOKENIZERS, TextConverter, WordTokenizer
+from mmzoo.converters.text import TOKENIZERS, TextConverter, WordPieceTokenizer, WordTokenizer
 from mmzoo.specs import SPEC_CLASSES, modalities
 
 #: Converter classes by modality, in modality order.
@@ -59,5 +59,5 @@ for _converter in BUILT_IN:
 BUILT_IN = tuple(c.modality for c in BUILT_IN)
 
 __all__ = ["AUDIO_RATE_KEY", "CONVERTERS", "TOKENIZERS", "AudioConverter", "Converter",
-           "ImageConverter", "TextConverter", "WordTokenizer", "converter_class", "converter_for",
-           "register_converter", "unregister_converter"]
+           "ImageConverter", "TextConverter", "WordPieceTokenizer", "WordTokenizer",
+           "converter_class", "converter_for", "register_converter", "unregister_converter"]

@@ -3,7 +3,12 @@
 The tokenizer is a slot: :data:`TOKENIZERS` maps a :class:`~mmzoo.TextSpec`'s
 ``tokenizer`` name to a layer class with ``__call__(strings) -> int32 ids`` and
 ``adapted_spec(spec, texts)``. ``"word"`` is ``keras.layers.TextVectorization`` over a
-word vocabulary learned on the training split.
+word vocabulary learned on the training split; ``"wordpiece"`` is BERT's uncased WordPiece
+(:mod:`mmzoo.preprocessing.wordpiece`) over a pretrained backbone's vocabulary.
+
+Python strings given to a tokenizer become UTF-8 bytes by :func:`mmzoo.utils.utf8_bytes`: a
+lone surrogate (``"\\ud800"``, or an undecodable byte kept by ``errors="surrogateescape"``)
+becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import tensorflow as tf
 
 from mmzoo.converters.base import Converter
 from mmzoo.preprocessing.text import adapt_text_spec, text_vectorizer
+from mmzoo.preprocessing.wordpiece import WordPiece
 from mmzoo.specs import TextSpec
-from mmzoo.utils import file_reason
+from mmzoo.utils import file_reason, utf8_bytes
 
 
 @keras.saving.register_keras_serializable(package="mmzoo")
@@ -45,8 +51,91 @@ class WordTokenizer(keras.layers.Layer):
         return adapt_text_spec(spec, texts)
 
 
+def _string_tensor(strings):
+    """Python or numpy strings as a string tensor, encoded by :func:`utf8_bytes`; tensors as they are."""
+    if not isinstance(strings, str | bytes | list | tuple | np.ndarray):
+        return strings
+    array = np.asarray(strings, dtype=object)
+    encoded = [utf8_bytes(s) if isinstance(s, str) else bytes(s) for s in array.ravel()]
+    return tf.constant(np.asarray(encoded, dtype=object).reshape(array.shape), tf.string)
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class WordPieceTokenizer(keras.layers.Layer):
+    """Strings to BERT WordPiece ids ``(batch, spec.sequence_length)``, in core TF ops.
+
+    The ids are ``[CLS]``, the first ``sequence_length - 2`` word pieces (a longer text is
+    truncated), ``[SEP]``, then ``[PAD]``: those of Hugging Face ``tokenizers`` with the
+    backbone's ``tokenizer.json`` (:mod:`mmzoo.preprocessing.wordpiece`). The vocabulary is
+    ``spec.vocabulary`` (id ``i`` at position ``i``), else the backbone's.
+    ``spec.standardize`` is ``"bert_uncased"`` (lowercase, accents stripped) or ``"bert_cased"``.
+
+    Example:
+        >>> tokenizer = WordPieceTokenizer(backbone_spec("minilm_l6", sequence_length=6))
+        >>> tokenizer(["Hello, world!"]).numpy().tolist()
+        [[101, 7592, 1010, 2088, 999, 102]]
+    """
+
+    #: The normalizations it implements (``TextSpec.standardize``): whether each lowercases.
+    STANDARDIZE = {"bert_uncased": True, "bert_cased": False}
+
+    def __init__(self, spec: TextSpec, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.built = True  # no weights: nothing to build
+        if spec.standardize not in self.STANDARDIZE:
+            raise ValueError(f"TextSpec.standardize={spec.standardize!r} is not one the "
+                             f"wordpiece tokenizer does: use one of {list(self.STANDARDIZE)}.")
+        if spec.sequence_length < 2:
+            raise ValueError(f"TextSpec.sequence_length={spec.sequence_length} leaves no room "
+                             "for [CLS] and [SEP]: use at least 2.")
+        self.spec = spec
+        self.wordpiece = WordPiece(self._vocabulary(spec), self.STANDARDIZE[spec.standardize])
+
+    @staticmethod
+    def _vocabulary(spec: TextSpec) -> tuple[str, ...]:
+        if spec.vocabulary is not None:
+            return spec.vocabulary
+        if spec.backbone is None:
+            raise ValueError("TextSpec.vocabulary is None and TextSpec.backbone too: the "
+                             "wordpiece tokenizer needs a vocabulary, or a backbone's.")
+        from mmzoo.backbones import get_backbone
+
+        vocabulary = get_backbone(spec.backbone).vocabulary()
+        if len(vocabulary) > spec.vocabulary_size:
+            raise ValueError(f"TextSpec.vocabulary_size={spec.vocabulary_size} is smaller than "
+                             f"the {spec.backbone} vocabulary ({len(vocabulary)} tokens).")
+        return vocabulary
+
+    def __call__(self, strings, *args, **kwargs):
+        return super().__call__(_string_tensor(strings), *args, **kwargs)
+
+    def call(self, strings):
+        return self.wordpiece.ids(strings, self.spec.sequence_length)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.spec.sequence_length)
+
+    def compute_output_spec(self, strings):
+        return keras.KerasTensor((*strings.shape, self.spec.sequence_length), "int32")
+
+    def get_config(self):
+        return {**super().get_config(), "spec": self.spec.get_config()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("trainable", None)
+        return cls(TextSpec.from_config(config.pop("spec")), **config)
+
+    @staticmethod
+    def adapted_spec(spec: TextSpec, texts) -> TextSpec:
+        """``spec`` itself: the vocabulary is the backbone's, learned from nothing."""
+        return spec
+
+
 #: Tokenizer classes by the name a TextSpec records.
-TOKENIZERS: dict[str, type[keras.layers.Layer]] = {"word": WordTokenizer}
+TOKENIZERS: dict[str, type[keras.layers.Layer]] = {"word": WordTokenizer,
+                                                    "wordpiece": WordPieceTokenizer}
 
 
 def _tokenizer_class(spec: TextSpec):
