@@ -30,6 +30,7 @@ import pathlib
 import keras
 
 from mmzoo.backbones.base import Backbone, WeightsFile
+from mmzoo.backbones.hub import BertInputs
 from mmzoo.layers import MaskedGlobalPooling1D
 from mmzoo.specs import TextSpec
 
@@ -48,30 +49,6 @@ def exact_gelu(transformer_layer) -> None:
     """Make a built keras-hub ``TransformerEncoder`` use exact GELU (erf), as BERT does."""
     transformer_layer.activation = keras.activations.gelu
     transformer_layer._feedforward_intermediate_dense.activation = keras.activations.gelu
-
-
-@keras.saving.register_keras_serializable(package="mmzoo")
-class BertInputs(keras.layers.Layer):
-    """Token ids ``(batch, length)`` to a KerasHub BERT backbone's input dict: the ids, the
-    padding mask (ids other than ``pad_id``) and segment ids 0.
-
-    Example:
-        >>> BertInputs(0)(np.array([[101, 7, 0]]))["padding_mask"].numpy().tolist()
-        [[1, 1, 0]]
-    """
-
-    def __init__(self, pad_id: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.pad_id = pad_id
-
-    def call(self, token_ids):
-        token_ids = keras.ops.cast(token_ids, "int32")
-        return {"token_ids": token_ids,
-                "padding_mask": keras.ops.cast(keras.ops.not_equal(token_ids, self.pad_id), "int32"),
-                "segment_ids": keras.ops.zeros_like(token_ids)}
-
-    def get_config(self):
-        return {**super().get_config(), "pad_id": self.pad_id}
 
 
 class MiniLMBackbone(Backbone):

@@ -80,3 +80,15 @@ def test_a_preset_without_wordpiece_is_refused_with_the_reason(tmp_path):
     keras_hub.tokenizers.GPT2Tokenizer(vocabulary=vocabulary, merges=["a b"]).save_to_preset(str(tmp_path))
     with pytest.raises(ValueError, match="WordPiece"):
         get_backbone(f"keras_hub:{tmp_path}")
+
+
+def test_mmzoo_tokenizes_as_the_preset_tokenizer(preset):
+    """mmzoo's core-TF WordPiece against the preset's own (TensorFlow Text) tokenizer."""
+    from mmzoo.converters.text import WordPieceTokenizer
+
+    texts = ["The cats sat on the mat.", "A DOG, a cat; the mats!", "zebra cats", ""]
+    ours = WordPieceTokenizer(backbone_spec(preset, sequence_length=12))(texts).numpy()
+    reference = keras_hub.tokenizers.Tokenizer.from_preset(preset.split(":", 1)[1])
+    for row, text in zip(ours, texts):
+        pieces = np.asarray(reference.tokenize(text)).tolist()
+        assert row.tolist() == [2, *pieces, 3] + [0] * (12 - len(pieces) - 2), text

