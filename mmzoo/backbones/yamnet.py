@@ -1,8 +1,9 @@
 """YAMNet (Google, Apache-2.0, trained on AudioSet) as a mmzoo audio backbone: a Keras port.
 
-No Keras or KerasHub class holds YAMNet (a MobileNetV1-style body on 96 x 64 log-mel
-patches, published as TF-Hub / TFLite files only), so this is a Functional port of the
-recipe in tensorflow/models ``research/audioset/yamnet``:
+No Keras or KerasHub class holds YAMNet (a MobileNetV1 body on 96 x 64 log-mel patches,
+published as TF-Hub / TFLite files only; ``keras.applications.MobileNet`` has its layer
+plan but clips activations at 6, which YAMNet's exceed), so this is a Functional port of
+the recipe in tensorflow/models ``research/audioset/yamnet``:
 
 waveform ``(batch, samples)`` at 16 kHz -> :class:`YamnetFrontend` (silence padding as the
 recipe, float log-mel, patches of 96 frames every 48) ``(batch, patches, 96, 64)`` ->
