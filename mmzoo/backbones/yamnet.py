@@ -103,7 +103,7 @@ class YamnetFrontend(keras.layers.Layer):
 
     def call(self, waveforms):
         waveforms = tf.cast(waveforms, tf.float32)
-        samples = waveforms.shape[-1]
+        samples = _static_samples(waveforms.shape)
         padded = PATCH_SAMPLES + (num_patches(samples) - 1) * PATCH_HOP_SAMPLES
         waveforms = tf.pad(waveforms, [[0, 0], [0, padded - samples]])
         windowed = frames(waveforms, WINDOW_LENGTH, HOP_LENGTH) * tf.signal.hann_window(
@@ -117,7 +117,15 @@ class YamnetFrontend(keras.layers.Layer):
         return tf.cast(patches, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], num_patches(input_shape[-1]), PATCH_FRAMES, NUM_MEL_BINS)
+        return (input_shape[0], num_patches(_static_samples(input_shape)), PATCH_FRAMES,
+                NUM_MEL_BINS)
+
+
+def _static_samples(shape) -> int:
+    if len(shape) != 2 or shape[-1] is None:
+        raise ValueError(f"YamnetFrontend takes waveforms (batch, samples) with a static number "
+                         f"of samples, as AudioSpec.keras_input() gives, not shape {tuple(shape)}.")
+    return int(shape[-1])
 
 
 @keras.saving.register_keras_serializable(package="mmzoo")

@@ -49,9 +49,9 @@ def recipe_log_mel_patches(waveforms):
     """The recipe's features, written independently: pad_waveform in seconds, then
     tf.signal.stft, the mel matrix, log(mel + 0.001) and tf.signal.frame."""
     samples = waveforms.shape[-1]
-    minimum = int(round((0.96 + 0.025 - 0.010) * 16000))
-    hops = int(np.ceil(max(0, samples - minimum) / (0.48 * 16000)))
-    padded = np.pad(waveforms, [(0, 0), (0, minimum + hops * 7680 - samples)])
+    minimum, hop = int(round((0.96 + 0.025 - 0.010) * 16000)), int(0.48 * 16000)
+    hops = int(np.ceil(max(0, samples - minimum) / hop))
+    padded = np.pad(waveforms, [(0, 0), (0, minimum + hops * hop - samples)])
     magnitude = tf.abs(tf.signal.stft(padded, frame_length=400, frame_step=160, fft_length=512))
     mel = tf.matmul(magnitude, tf.signal.linear_to_mel_weight_matrix(64, 257, 16000, 125.0, 7500.0))
     return tf.signal.frame(tf.math.log(mel + 0.001), 96, 48, axis=1).numpy()
@@ -75,6 +75,11 @@ def test_frontend_is_the_recipe_in_float(samples):
     expected = recipe_log_mel_patches(waveforms)
     assert expected.shape[1] == num_patches(samples)
     np.testing.assert_allclose(YamnetFrontend()(waveforms).numpy(), expected, atol=2e-5)
+
+
+def test_frontend_needs_a_static_clip_length():
+    with pytest.raises(ValueError, match="static number of samples"):
+        YamnetFrontend()(keras.Input((None,)))
 
 
 def test_converter_is_deterministic_and_gives_the_shipped_file(source):
