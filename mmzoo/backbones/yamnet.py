@@ -10,7 +10,7 @@ recipe, float log-mel, patches of 96 frames every 48) ``(batch, patches, 96, 64)
 :class:`PatchesToBatch` -> the 14 convolution layers (a 3x3 convolution, then 13
 depthwise-separable ones; batch norm and ReLU after each convolution) -> global average
 pool, a 1024-d embedding per patch -> :class:`BatchToPatches` -> the mean over the patches
-``(batch, 1024)``.
+that hold audio (:class:`AudiblePatchMean`) ``(batch, 1024)``.
 
 The weights come from the int8 TFLite file (its batch norms folded into the convolutions):
 :meth:`YamnetBackbone.convert` ships its int8 kernels with their float32 scales, and
@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import csv
+import math
 import pathlib
 
 import keras
@@ -167,6 +168,43 @@ class BatchToPatches(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "patches": self.patches}
+
+
+@keras.saving.register_keras_serializable(package="mmzoo")
+class AudiblePatchMean(keras.layers.Layer):
+    """The mean of patch embeddings ``(batch, patches, d)`` over the patches that hold audio,
+    given the waveforms ``(batch, samples)`` they were made of.
+
+    A patch whose samples are all 0 (the silence a clip is padded with, up to the spec's
+    ``clip_seconds`` and then as the recipe pads) is left out, so a clip's embedding is the
+    mean over its own patches, as the recipe scores a file, whatever ``clip_seconds``.
+    A clip with no sample other than 0 (missing audio) gets the mean of all its patches.
+
+    Example:
+        >>> waveforms = np.zeros((1, 32000), "float32")
+        >>> waveforms[0, :8000] = 0.1  # in patches 0 and 1 (a patch every 7,680 samples)
+        >>> embeddings = np.arange(4, dtype="float32").reshape(1, 4, 1)
+        >>> AudiblePatchMean()([waveforms, embeddings]).numpy()
+        array([[0.5]], dtype=float32)
+    """
+
+    def call(self, inputs):
+        waveforms, embeddings = inputs
+        samples, count = _static_samples(waveforms.shape), embeddings.shape[1]
+        padded = PATCH_SAMPLES + (count - 1) * PATCH_HOP_SAMPLES
+        loudness = tf.pad(tf.abs(tf.cast(waveforms, tf.float32)), [[0, 0], [0, padded - samples]])
+        # the loudest sample of each block of gcd(15600, 7680) = 240 samples, then of each patch
+        block = math.gcd(PATCH_SAMPLES, PATCH_HOP_SAMPLES)
+        blocks = tf.reduce_max(tf.reshape(loudness, [-1, padded // block, block]), axis=-1)
+        patches = tf.signal.frame(blocks, PATCH_SAMPLES // block, PATCH_HOP_SAMPLES // block)
+        audible = tf.reduce_max(patches, axis=-1) > 0
+        audible = audible | ~tf.reduce_any(audible, axis=-1, keepdims=True)
+        weights = tf.cast(audible, embeddings.dtype)[..., None]
+        return tf.reduce_sum(embeddings * weights, axis=1) / tf.reduce_sum(weights, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        waveforms, embeddings = input_shape
+        return (embeddings[0], embeddings[-1])
 
 
 def _conv_bn_relu(x, conv, name: str):
@@ -352,7 +390,7 @@ class YamnetBackbone(Backbone):
         x = layers.Reshape((PATCH_FRAMES, NUM_MEL_BINS, 1), name="patch_image")(x)
         x = layers.GlobalAveragePooling2D(name="patch_embedding")(_body(x))
         x = BatchToPatches(num_patches(spec.num_samples), name="patch_embeddings")(x)
-        embedding = layers.GlobalAveragePooling1D(name="embedding")(x)
+        embedding = AudiblePatchMean(name="embedding")([waveforms, x])
         return keras.Model(waveforms, embedding, name="yamnet")
 
     def load_pretrained(self, model, path: pathlib.Path) -> None:
@@ -399,6 +437,6 @@ class YamnetBackbone(Backbone):
 
 BACKBONE = YamnetBackbone()
 
-__all__ = ["BACKBONE", "BatchToPatches", "PatchesToBatch", "YamnetBackbone", "YamnetFrontend",
+__all__ = ["BACKBONE", "AudiblePatchMean", "BatchToPatches", "PatchesToBatch", "YamnetBackbone", "YamnetFrontend",
            "audioset_class_names", "audioset_head", "log_mel_scores_model", "num_patches",
            "patch_scores_model"]

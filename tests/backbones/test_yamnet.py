@@ -134,17 +134,37 @@ def test_top_audioset_class_of_real_recordings(data_dir, source, long_clip_score
     assert audioset_class_names()[scores.argmax()] == label
 
 
+def recipe_windows(waveforms, count):
+    """The recipe's patches as 0.975-s windows: padded to the patch grid, every 7,680 samples."""
+    padded = np.pad(waveforms, [(0, 0), (0, 15600 + (count - 1) * 7680 - waveforms.shape[1])])
+    return [padded[:, k * 7680:k * 7680 + 15600] for k in range(count)]
+
+
 @pytest.mark.parametrize("seconds", [0.5, 2.0])
 def test_other_clip_lengths_average_the_recipe_patches(encoder, seconds):
     spec = BACKBONE.spec(clip_seconds=seconds)
     model = BACKBONE.encoder(spec)
     waveforms = np.random.default_rng(0).uniform(-0.5, 0.5, (2, spec.num_samples)).astype("f4")
-    count = num_patches(spec.num_samples)
-    padded = np.pad(waveforms, [(0, 0), (0, 15600 + (count - 1) * 7680 - spec.num_samples)])
-    windows = np.concatenate([padded[:, k * 7680:k * 7680 + 15600] for k in range(count)])
-    expected = encoder(windows).numpy().reshape(count, 2, -1).mean(0)
+    windows = recipe_windows(waveforms, num_patches(spec.num_samples))
+    expected = np.mean([encoder(window).numpy() for window in windows], axis=0)
     assert model.output.shape == (None, 1024)
     np.testing.assert_allclose(model(waveforms).numpy(), expected, atol=1e-5)
+
+
+def test_patches_of_padding_only_are_left_out_of_the_mean(encoder):
+    """A 1.25-s sound in a 3-s clip: the mean over the 3 patches starting before its end
+    (of 6), so the same embedding as in a 1.5-s clip; silence is the mean of all patches."""
+    sound = np.random.default_rng(2).uniform(-0.5, 0.5, 20000).astype("f4")
+    clips = {}
+    for seconds in (1.5, 3.0):
+        spec = BACKBONE.spec(clip_seconds=seconds)
+        clip = np.zeros((2, spec.num_samples), "f4")
+        clip[0, :20000] = sound
+        clips[seconds] = BACKBONE.encoder(spec)(clip).numpy()
+    expected = np.mean([encoder(w).numpy() for w in recipe_windows(sound[None], 3)], axis=0)
+    np.testing.assert_allclose(clips[3.0][:1], expected, atol=1e-5)
+    np.testing.assert_allclose(clips[1.5], clips[3.0], atol=1e-5)
+    np.testing.assert_allclose(clips[3.0][1], encoder(np.zeros((1, 15600), "f4"))[0], atol=1e-5)
 
 
 def _trainable_names(model):
