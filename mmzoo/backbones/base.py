@@ -184,7 +184,7 @@ class Backbone:
             weights: ``"pretrained"`` (the sha256-checked original), None (random) or the
                 path of a ``.weights.h5`` file saved from this backbone's model.
             trainable: None: frozen with pretrained weights, trainable with random ones.
-                Batch normalization stays in inference mode when trainable.
+                Pretrained batch normalization stays in inference mode when trainable.
             unfreeze_top: train only the last N :meth:`blocks` (the rest frozen); batch
                 normalization stays in inference mode in every block.
         """
@@ -199,7 +199,9 @@ class Backbone:
             model.load_weights(str(weights))
         if unfreeze_top is not None:
             set_trainable_top(model, self.blocks(model), unfreeze_top)
-        elif (weights is None) if trainable is None else trainable:
+        elif weights is None:  # from scratch: batch norm learns its statistics too
+            model.trainable = True if trainable is None else bool(trainable)
+        elif trainable:
             _train_all_but_batch_norm(model)
         else:
             model.trainable = False

