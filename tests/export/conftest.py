@@ -207,7 +207,8 @@ def fresh_results(exports, references, raw, tmp_path_factory) -> dict[str, dict]
     examples = np.array(serialized_examples(raw), dtype=object)
     requests = {}
     for key, exported in exports.items():
-        calls = {"raw": ("serving_default", raw_arrays)}
+        calls = {"raw": ("serving_default", {m: values for m, values in raw_arrays.items()
+                                              if m in exported.preprocessor.specs})}
         if key in ALL_SIGNATURES:
             calls["preprocessed"] = ("preprocessed", references[key]["features"])
             calls["tf_example"] = ("tf_example", {"examples": examples})
