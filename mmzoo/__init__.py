@@ -23,6 +23,7 @@ from mmzoo._version import __version__  # noqa: F401  (re-exported)
 
 #: The public names, by the module that defines them.
 _PUBLIC = {
+    "backbones": ["backbone_names", "backbone_spec"],
     "distribute": ["get_strategy"],
     "export": ["export_saved_model"],
     "fusion": ["list_fusions", "register_fusion"],
