@@ -32,10 +32,11 @@ ENCODER_BUILDERS = {
 
 def encoder_kinds(modality: str) -> list[str]:
     """The encoder kinds available for a modality, pretrained backbones last."""
-    if modality not in ENCODER_BUILDERS:
+    scratch = {"text": lambda: list(TEXT_KINDS), "image": lambda: [*CONV_KINDS, *backbone_names()],
+               "audio": lambda: [*CONV_KINDS, *backbone_names()]}
+    if modality not in scratch:
         return []
-    scratch = list(TEXT_KINDS) if modality == "text" else [*CONV_KINDS, *backbone_names()]
-    return [*scratch, *pretrained_backbone_names(modality)]
+    return [*scratch[modality](), *pretrained_backbone_names(modality)]
 
 
 def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
