@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import math
 import pathlib
 
 import keras
@@ -76,6 +75,16 @@ def num_patches(num_samples: int) -> int:
     return 1 + -(-extra // PATCH_HOP_SAMPLES)
 
 
+def padded_length(num_samples: int) -> int:
+    """The samples of a clip once padded as the recipe pads it (:func:`num_patches`).
+
+    Example:
+        >>> padded_length(16000)
+        23280
+    """
+    return PATCH_SAMPLES + (num_patches(num_samples) - 1) * PATCH_HOP_SAMPLES
+
+
 def _conv_names(index: int) -> list[str]:
     """The convolution layers of recipe layer ``index`` (1-based)."""
     if index == 1:
@@ -105,8 +114,7 @@ class YamnetFrontend(keras.layers.Layer):
     def call(self, waveforms):
         waveforms = tf.cast(waveforms, tf.float32)
         samples = _static_samples(waveforms.shape)
-        padded = PATCH_SAMPLES + (num_patches(samples) - 1) * PATCH_HOP_SAMPLES
-        waveforms = tf.pad(waveforms, [[0, 0], [0, padded - samples]])
+        waveforms = tf.pad(waveforms, [[0, 0], [0, padded_length(samples) - samples]])
         windowed = frames(waveforms, WINDOW_LENGTH, HOP_LENGTH) * tf.signal.hann_window(
             WINDOW_LENGTH)
         magnitude = tf.abs(tf.signal.rfft(windowed, fft_length=[FFT_LENGTH]))
@@ -124,8 +132,9 @@ class YamnetFrontend(keras.layers.Layer):
 
 def _static_samples(shape) -> int:
     if len(shape) != 2 or shape[-1] is None:
-        raise ValueError(f"YamnetFrontend takes waveforms (batch, samples) with a static number "
-                         f"of samples, as AudioSpec.keras_input() gives, not shape {tuple(shape)}.")
+        raise ValueError(f"the yamnet layers take waveforms (batch, samples) with a static "
+                         f"number of samples, as AudioSpec.keras_input() gives, not shape "
+                         f"{tuple(shape)}.")
     return int(shape[-1])
 
 
@@ -172,17 +181,20 @@ class BatchToPatches(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="mmzoo")
 class AudiblePatchMean(keras.layers.Layer):
-    """The mean of patch embeddings ``(batch, patches, d)`` over the patches that hold audio,
-    given the waveforms ``(batch, samples)`` they were made of.
+    """The mean of patch embeddings ``(batch, patches, d)`` over the patches the recipe
+    makes of the clip without its trailing silence, given the waveforms ``(batch, samples)``
+    they were made of.
 
-    A patch whose samples are all 0 (the silence a clip is padded with, up to the spec's
-    ``clip_seconds`` and then as the recipe pads) is left out, so a clip's embedding is the
-    mean over its own patches, as the recipe scores a file, whatever ``clip_seconds``.
-    A clip with no sample other than 0 (missing audio) gets the mean of all its patches.
+    mmzoo pads a clip with silence (samples equal to 0) up to the spec's ``clip_seconds``,
+    then YAMNet pads it to its patch grid. The recipe, given the clip alone, makes patch
+    ``k > 0`` only when the clip reaches into the last 7,680 samples (0.48 s) of that
+    patch's window, so a patch is kept when a sample there is not 0; the first patch always
+    is. A clip's embedding is thus the mean over the patches of the file as the recipe
+    scores it, whatever ``clip_seconds``; a clip of silence gets the embedding of silence.
 
     Example:
         >>> waveforms = np.zeros((1, 32000), "float32")
-        >>> waveforms[0, :8000] = 0.1  # in patches 0 and 1 (a patch every 7,680 samples)
+        >>> waveforms[0, :16000] = 0.1  # the recipe makes 2 patches of 16,000 samples
         >>> embeddings = np.arange(4, dtype="float32").reshape(1, 4, 1)
         >>> AudiblePatchMean()([waveforms, embeddings]).numpy()
         array([[0.5]], dtype=float32)
@@ -190,16 +202,15 @@ class AudiblePatchMean(keras.layers.Layer):
 
     def call(self, inputs):
         waveforms, embeddings = inputs
-        samples, count = _static_samples(waveforms.shape), embeddings.shape[1]
-        padded = PATCH_SAMPLES + (count - 1) * PATCH_HOP_SAMPLES
+        samples = _static_samples(waveforms.shape)
+        padded = padded_length(samples)
         loudness = tf.pad(tf.abs(tf.cast(waveforms, tf.float32)), [[0, 0], [0, padded - samples]])
-        # the loudest sample of each block of gcd(15600, 7680) = 240 samples, then of each patch
-        block = math.gcd(PATCH_SAMPLES, PATCH_HOP_SAMPLES)
-        blocks = tf.reduce_max(tf.reshape(loudness, [-1, padded // block, block]), axis=-1)
-        patches = tf.signal.frame(blocks, PATCH_SAMPLES // block, PATCH_HOP_SAMPLES // block)
-        audible = tf.reduce_max(patches, axis=-1) > 0
-        audible = audible | ~tf.reduce_any(audible, axis=-1, keepdims=True)
-        weights = tf.cast(audible, embeddings.dtype)[..., None]
+        # the loudest sample of each hop of 7,680 samples that ends a patch's window
+        tails = tf.reshape(loudness[:, PATCH_SAMPLES - PATCH_HOP_SAMPLES:],
+                           [-1, embeddings.shape[1], PATCH_HOP_SAMPLES])
+        kept = tf.reduce_max(tails, axis=-1) > 0
+        kept = kept | (tf.range(embeddings.shape[1]) == 0)[None]
+        weights = tf.cast(kept, embeddings.dtype)[..., None]
         return tf.reduce_sum(embeddings * weights, axis=1) / tf.reduce_sum(weights, axis=1)
 
     def compute_output_shape(self, input_shape):
@@ -207,11 +218,11 @@ class AudiblePatchMean(keras.layers.Layer):
         return (embeddings[0], embeddings[-1])
 
 
-def _conv_bn_relu(x, conv, name: str):
-    x = conv(x)
+def _conv_bn_relu(x, conv):
+    """``conv``, then batch norm (``<conv name>_bn``) and ReLU (``<conv name>_relu``)."""
     x = layers.BatchNormalization(center=True, scale=False, epsilon=BATCH_NORM_EPSILON,
-                                  name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+                                  name=f"{conv.name}_bn")(conv(x))
+    return layers.ReLU(name=f"{conv.name}_relu")(x)
 
 
 def _body(x):
@@ -219,14 +230,13 @@ def _body(x):
     for index, (stride, filters) in enumerate(LAYERS, 1):
         if index == 1:
             x = _conv_bn_relu(x, layers.Conv2D(filters, 3, stride, padding="same",
-                                               use_bias=False, name="layer1_conv"),
-                              "layer1_conv")
-            continue
-        depthwise, pointwise = _conv_names(index)
-        x = _conv_bn_relu(x, layers.DepthwiseConv2D(3, stride, padding="same", use_bias=False,
-                                                    name=depthwise), depthwise)
-        x = _conv_bn_relu(x, layers.Conv2D(filters, 1, padding="same", use_bias=False,
-                                           name=pointwise), pointwise)
+                                               use_bias=False, name="layer1_conv"))
+        else:
+            depthwise, pointwise = _conv_names(index)
+            x = _conv_bn_relu(x, layers.DepthwiseConv2D(3, stride, padding="same",
+                                                        use_bias=False, name=depthwise))
+            x = _conv_bn_relu(x, layers.Conv2D(filters, 1, padding="same", use_bias=False,
+                                               name=pointwise))
     return x
 
 
@@ -437,6 +447,6 @@ class YamnetBackbone(Backbone):
 
 BACKBONE = YamnetBackbone()
 
-__all__ = ["BACKBONE", "AudiblePatchMean", "BatchToPatches", "PatchesToBatch", "YamnetBackbone", "YamnetFrontend",
-           "audioset_class_names", "audioset_head", "log_mel_scores_model", "num_patches",
-           "patch_scores_model"]
+__all__ = ["BACKBONE", "AudiblePatchMean", "BatchToPatches", "PatchesToBatch", "YamnetBackbone",
+           "YamnetFrontend", "audioset_class_names", "audioset_head", "log_mel_scores_model",
+           "num_patches", "padded_length", "patch_scores_model"]
