@@ -417,16 +417,6 @@ class YamnetBackbone(Backbone):
         return [[layer for layer in model.layers if layer.name.startswith(f"layer{index}_")]
                 for index in range(1, len(LAYERS) + 1)]
 
-    def encoder(self, spec, weights="pretrained", trainable=None, unfreeze_top=None):
-        """:meth:`Backbone.encoder`; with weights loaded, batch norm stays in inference mode
-        even when ``trainable=True`` (its statistics are folded into the convolutions)."""
-        model = super().encoder(spec, weights, trainable, unfreeze_top)
-        if weights is not None:
-            for layer in model.layers:
-                if isinstance(layer, layers.BatchNormalization):
-                    layer.trainable = False
-        return model
-
     def convert(self, source: pathlib.Path) -> dict[str, np.ndarray]:
         """The TFLite file's kernels in Keras layouts (int8 ones with their float32 scales,
         per output channel or per tensor as in the file) and float32 biases (folded batch

@@ -4,8 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from mmzoo.encoders import build_encoder, encoder_kinds
-from mmzoo.encoders.text import TEXT_KINDS
+from mmzoo.encoders import build_encoder
 from mmzoo.encoders.text import TEXT_KINDS
 from mmzoo.specs import AudioSpec, ImageSpec, TextSpec
 
