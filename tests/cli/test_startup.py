@@ -21,7 +21,8 @@ PUBLIC = {
     "preset_info": "mmzoo.zoo", "save_to_preset": "mmzoo.zoo", "Preset": "mmzoo.zoo",
     "load_preset": "mmzoo.zoo", "migrate_preset": "mmzoo.zoo",
     "get_strategy": "mmzoo.distribute", "list_fusions": "mmzoo.fusion",
-    "register_fusion": "mmzoo.fusion",
+    "register_fusion": "mmzoo.fusion", "backbone_names": "mmzoo.backbones",
+    "backbone_spec": "mmzoo.backbones",
 }
 HEAVY = ("tensorflow", "keras")
 
