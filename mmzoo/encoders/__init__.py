@@ -76,7 +76,7 @@ def build_encoder(modality, spec, encoder=None, **defaults) -> keras.Model:
         builder = build_pretrained_encoder
     check_options(builder, options, f"encoders[{modality!r}]")
     accepted = inspect.signature(builder).parameters
-    return builder(spec, **{k: v for k, v in defaults.items() if k in accepted}, **options)
+    return builder(spec, **{**{k: v for k, v in defaults.items() if k in accepted}, **options})
 
 
 def encoder_options(spec, encoder) -> dict:

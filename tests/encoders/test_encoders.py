@@ -149,3 +149,10 @@ def test_spec_of_the_wrong_modality_is_refused():
 def test_unknown_encoder_option_is_named():
     with pytest.raises(ValueError, match=r"encoders\['audio'\] does not take \['layers'\]"):
         build_encoder("audio", AUDIO, {"kind": "lenet", "layers": 3})
+
+
+def test_an_encoder_dict_overrides_the_builder_defaults():
+    encoder = build_encoder("image", IMAGE, {"kind": "lenet", "width": 4, "embedding_dim": 3},
+                            embedding_dim=5, pooling="max")
+    assert encoder.output.shape == (None, 3)
+    assert encoder.get_layer("image_max_pool")

@@ -38,9 +38,9 @@ ALL_SIGNATURES = ("attention_tiny", "transformer_small", "tpu")
 #: and its preprocessing are what is checked), by modality: (backbone, spec fields).
 PRETRAINED = {
     "pretrained_trimodal": {"text": ("minilm_l6", {"sequence_length": 16}),
-                            "image": ("efficientnet_lite0", {}),
+                            "image": ("efficientnet_lite0", {"height": 64, "width": 64}),
                             "audio": ("yamnet", {"clip_seconds": 1.0})},
-    "pretrained_mobilenet_v2": {"image": ("mobilenet_v2", {})},
+    "pretrained_mobilenet_v2": {"image": ("mobilenet_v2", {"height": 64, "width": 64})},
 }
 
 
