@@ -17,6 +17,8 @@ import os
 import pathlib
 from typing import Any, ClassVar
 
+import numpy as np
+
 #: Where weights converted from ``../shared/weights`` ship inside the package.
 SHIPPED_DIR = pathlib.Path(__file__).parent / "weights"
 #: ``$MMZOO_WEIGHTS_DIR``: the original weights no registry carries (for the converters).
@@ -200,12 +202,41 @@ class Backbone:
         if unfreeze_top is not None:
             set_trainable_top(model, self.blocks(model), unfreeze_top)
         elif weights is None:  # from scratch: batch norm learns its statistics too
-            model.trainable = True if trainable is None else bool(trainable)
-        elif trainable:
+            model.trainable = resolved_trainable(weights, trainable)
+        elif resolved_trainable(weights, trainable):
             _train_all_but_batch_norm(model)
         else:
             model.trainable = False
         return model
+
+
+def resolved_trainable(weights, trainable) -> bool:
+    """Whether a backbone encoder trains: ``trainable``, or by default frozen with starting
+    weights (``"pretrained"``, a file) and trainable with random ones.
+
+    Example:
+        >>> resolved_trainable("pretrained", None), resolved_trainable(None, None)
+        (False, True)
+    """
+    return (weights is None) if trainable is None else bool(trainable)
+
+
+def refuse_fixed_fields(backbone: str, spec_class: type, overrides: dict, free) -> None:
+    """Raise a ValueError naming the first field of ``overrides`` a user may not choose (not
+    in ``free``): the backbone sets it itself."""
+    fixed = sorted(set(overrides) - set(free))
+    if fixed:
+        raise ValueError(f"the {backbone} backbone sets {spec_class.__name__}.{fixed[0]} itself; "
+                         f"choose only {' and '.join(free)}.")
+
+
+def fold_bias_into_batch_norm(norm, bias) -> None:
+    """Make ``norm`` (a ``BatchNormalization`` in inference mode) add ``bias`` and nothing
+    else: identity statistics (mean 0, variance ``1 - epsilon``), gamma 1 where it has one.
+    TFLite files fold batch norm into the convolutions' biases; this undoes no folding."""
+    bias = np.asarray(bias, np.float32)
+    statistics = [np.zeros_like(bias), np.full_like(bias, 1.0 - norm.epsilon)]
+    norm.set_weights([*([np.ones_like(bias)] if norm.scale else []), bias, *statistics])
 
 
 def set_trainable_top(model, blocks, count: int) -> None:

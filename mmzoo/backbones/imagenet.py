@@ -7,6 +7,7 @@ build too (the pretrained weights were trained at 224).
 
 from __future__ import annotations
 
+from mmzoo.backbones.base import refuse_fixed_fields
 from mmzoo.specs import ImageSpec
 
 #: The spec fields a user may choose for an ImageNet backbone.
@@ -22,10 +23,7 @@ def imagenet_spec(backbone: str, **overrides) -> ImageSpec:
         >>> imagenet_spec("mobilenet_v2", height=160).shape
         (160, 224, 3)
     """
-    fixed = sorted(set(overrides) - set(FREE_FIELDS))
-    if fixed:
-        raise ValueError(f"the {backbone} backbone fixes ImageSpec.{fixed[0]}; only "
-                         f"{' and '.join(FREE_FIELDS)} may be chosen.")
+    refuse_fixed_fields(backbone, ImageSpec, overrides, FREE_FIELDS)
     spec = ImageSpec(**{"height": 224, "width": 224, **overrides}, channels=3, background=255.0,
                      backbone=backbone)
     for field in FREE_FIELDS:

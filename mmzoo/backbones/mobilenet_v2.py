@@ -30,7 +30,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from mmzoo.backbones.base import Backbone, WeightsFile
+from mmzoo.backbones.base import Backbone, WeightsFile, fold_bias_into_batch_norm
 from mmzoo.backbones.imagenet import FREE_FIELDS, imagenet_spec
 
 CLASSES, FEATURES = 1001, 1280
@@ -92,10 +92,8 @@ class MobileNetV2(Backbone):
                 layer.set_weights([kernel, bias])
                 continue
             layer.set_weights([kernel])
-            norm = following[layer]  # Keras' MobileNetV2 puts each one right after its conv
-            ones = np.ones_like(bias)
-            norm.set_weights([ones, bias, np.zeros_like(bias),
-                              ones - np.float32(norm.epsilon)])
+            # Keras' MobileNetV2 puts each batch norm right after its convolution
+            fold_bias_into_batch_norm(following[layer], bias)
 
     def convert(self, source: pathlib.Path) -> dict[str, np.ndarray]:
         """The int8 kernels (in Keras' layout), float32 per-channel scales (shaped to

@@ -35,7 +35,12 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from mmzoo.backbones.base import Backbone, WeightsFile
+from mmzoo.backbones.base import (
+    Backbone,
+    WeightsFile,
+    fold_bias_into_batch_norm,
+    refuse_fixed_fields,
+)
 from mmzoo.preprocessing.log_mel import frames
 from mmzoo.specs import AudioSpec
 
@@ -384,10 +389,7 @@ class YamnetBackbone(Backbone):
             >>> BACKBONE.spec(clip_seconds=2.0).num_samples
             32000
         """
-        fixed = set(overrides) - set(self.free_spec_fields)
-        if fixed:
-            raise ValueError(f"the yamnet backbone sets AudioSpec.{sorted(fixed)[0]} itself; "
-                             f"choose only {', '.join(self.free_spec_fields)}.")
+        refuse_fixed_fields(self.name, AudioSpec, overrides, self.free_spec_fields)
         return AudioSpec(sample_rate=SAMPLE_RATE, clip_seconds=overrides.get("clip_seconds", 0.975),
                          num_mel_bins=NUM_MEL_BINS, fft_length=FFT_LENGTH,
                          hop_length=HOP_LENGTH, fmin=MEL_MIN_HZ, fmax=MEL_MAX_HZ,
@@ -407,10 +409,7 @@ class YamnetBackbone(Backbone):
         tensors = _read_weights(path)
         for name in CONV_NAMES:
             model.get_layer(name).set_weights([_dequantized(tensors, name)])
-            bias = tensors[f"{name}/bias"]
-            # identity statistics: inference mode computes x * 1 + beta (1 - eps + eps = 1)
-            model.get_layer(f"{name}_bn").set_weights(
-                [bias, np.zeros_like(bias), np.full_like(bias, 1.0 - BATCH_NORM_EPSILON)])
+            fold_bias_into_batch_norm(model.get_layer(f"{name}_bn"), tensors[f"{name}/bias"])
 
     def blocks(self, model) -> list[list]:
         """The recipe's 14 layers (convolutions, batch norms, ReLUs), input side first."""

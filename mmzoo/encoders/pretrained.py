@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from mmzoo.backbones import get_backbone, is_backbone
+from mmzoo.backbones.base import resolved_trainable
 from mmzoo.encoders.common import project
 
 
@@ -50,10 +51,8 @@ def rebuild_options(options: dict) -> dict:
         >>> rebuild_options({"kind": "yamnet"})
         {'kind': 'yamnet', 'weights': None, 'trainable': False}
     """
-    weights = options.get("weights", "pretrained")
-    trainable = options.get("trainable")
-    return {**options, "weights": None,
-            "trainable": (weights is None) if trainable is None else bool(trainable)}
+    trainable = resolved_trainable(options.get("weights", "pretrained"), options.get("trainable"))
+    return {**options, "weights": None, "trainable": trainable}
 
 
 __all__ = ["build_pretrained_encoder", "is_backbone", "rebuild_options"]
