@@ -101,10 +101,10 @@ class MultimodalClassifier(keras.Model):
         # A backbone's starting weights ("imagenet", "pretrained", a file) are not needed to
         # rebuild the model (its weights travel with it) and must not be looked for again.
         encoders = arguments["encoders"] or {}
-        arguments["encoders"] = {
-            m: config_options(arguments[m], encoders.get(m)) for m in modalities()
-            if arguments.get(m) is not None and (m in encoders or _serves_backbone(arguments[m]))
-        } or arguments["encoders"]
+        recorded = {m: config_options(arguments[m], encoders.get(m)) for m in modalities()
+                    if arguments.get(m) is not None}
+        arguments["encoders"] = {m: e for m, e in recorded.items() if e is not None} or (
+            arguments["encoders"])
         self._builder_arguments = copy.deepcopy(arguments)
 
     def get_config(self) -> dict:
@@ -122,10 +122,6 @@ class MultimodalClassifier(keras.Model):
             if isinstance(config.get(modality), dict):
                 config[modality] = spec_from_config(modality, config[modality])
         return cls(**config)
-
-
-def _serves_backbone(spec) -> bool:
-    return getattr(spec, "backbone", None) is not None
 
 
 def _builder_defaults() -> dict:
